@@ -1,0 +1,213 @@
+package analysis
+
+// access analyses a read or write of thread t whose clock is c: it reports
+// every unordered conflicting pair with the variable's FastTrack state and
+// history, then updates them.
+func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
+	d.stats.Accesses++
+	v, a := d.newAccess(t, ev, wall)
+	ordered := func(p *access) bool { return d.ordered(p, c) }
+	d.check(v, a, ordered, false)
+
+	if v.more == nil && (differs(v.w, t) || differs(v.r, t)) {
+		v.more = &varMore{}
+		for _, p := range [...]*access{v.w, v.r} {
+			if p != nil {
+				v.more.record(p, d.cfg.MaxHistory)
+			}
+		}
+	}
+	m := v.more
+	switch {
+	case a.write:
+		// Unlike FastTrack, keep the reads the write does not order: a
+		// later write may race with them even if it is ordered after this
+		// one. The last read stays too (it costs nothing) so that the
+		// history can start from it.
+		v.w = a
+		if m != nil {
+			kept := m.reads[:0]
+			for _, r := range m.reads {
+				if !hb(r, c) && differs(r, t) {
+					kept = append(kept, r)
+				}
+			}
+			m.reads = kept
+		}
+	case m == nil || len(m.reads) == 0:
+		if v.r == nil || !differs(v.r, t) || hb(v.r, c) {
+			v.r = a // epoch mode
+		} else {
+			m.reads = append(m.reads, v.r, a) // inflate to a read set
+			v.r = nil
+		}
+	default:
+		kept := m.reads[:0]
+		for _, r := range m.reads {
+			if differs(r, t) && !hb(r, c) {
+				kept = append(kept, r)
+			}
+		}
+		kept = append(kept, a)
+		if limit := 4 * d.cfg.MaxHistory; len(kept) > limit {
+			d.stats.EvictedHistory += uint64(len(kept) - limit)
+			kept = append(kept[:0], kept[len(kept)-limit:]...)
+		}
+		m.reads = kept
+		if len(kept) == 1 {
+			v.r, m.reads = kept[0], m.reads[:0]
+		}
+	}
+	if m != nil && m.record(a, d.cfg.MaxHistory) {
+		d.stats.EvictedHistory++
+	}
+}
+
+// late checks an access (or counts another event) that arrived after its
+// thread t had moved past it. Its clock is unknown; the thread's current
+// clock, which is later, stands in for it, so a pair is reported only when
+// neither that clock covers the retained access nor the retained access's
+// thread has since heard of the late one: both can only hide races.
+func (d *Detector) late(t *thread, ev *Event) {
+	if !ev.Kind.IsAccess() {
+		d.stats.Late++
+		return
+	}
+	v := d.vars.byKey[d.key(ev)]
+	if v != nil && v.retains(t.id, ev.Epoch.Seq) {
+		d.stats.Duplicates++
+		return
+	}
+	d.stats.Late++
+	d.stats.Accesses++
+	v, a := d.newAccess(t, ev, unixNano(ev.Time))
+	c := t.clk
+	ordered := func(p *access) bool {
+		if d.ordered(p, c) {
+			return true
+		}
+		e, ok := p.thread.clk.get(t.id)
+		return ok && e.seq >= a.seq
+	}
+	d.check(v, a, ordered, true)
+	if v.more == nil {
+		v.more = &varMore{}
+	}
+	if v.more.record(a, d.cfg.MaxHistory) {
+		d.stats.EvictedHistory++
+	}
+}
+
+// retains reports whether the variable's state holds thread's seq-th event.
+func (v *variable) retains(thread ThreadID, seq uint64) bool {
+	found := false
+	v.each(func(p *access) {
+		found = found || (p.thread.id == thread && p.seq == seq)
+	})
+	return found
+}
+
+// each calls f for every access the variable's state retains; an access
+// may be passed more than once.
+func (v *variable) each(f func(*access)) {
+	if v.w != nil {
+		f(v.w)
+	}
+	if v.r != nil {
+		f(v.r)
+	}
+	if v.more != nil {
+		for _, p := range v.more.reads {
+			f(p)
+		}
+		for _, p := range v.more.hist {
+			f(p)
+		}
+	}
+}
+
+// check reports a against every retained conflicting access of another
+// thread that ordered does not order, within the race window.
+func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, late bool) {
+	var seen [24]*access
+	nseen := 0
+	v.each(func(p *access) {
+		if !differs(p, a.thread) || (!p.write && !a.write) {
+			return
+		}
+		for _, s := range seen[:nseen] {
+			if s == p {
+				return
+			}
+		}
+		if nseen < len(seen) {
+			seen[nseen] = p
+			nseen++
+		}
+		if ordered(p) {
+			return
+		}
+		if dt := a.wall - p.wall; dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window) {
+			d.stats.OutsideWindow++
+			return
+		}
+		d.report(v, p, a, late)
+	})
+}
+
+// ordered reports whether access p happened before the point whose clock
+// is c, counting the pairs it assumes ordered because of a dropped clock
+// component.
+func (d *Detector) ordered(p *access, c clock) bool {
+	if e, ok := c.get(p.thread.id); ok {
+		return e.seq >= p.seq
+	}
+	if p.wall <= c.horizon {
+		d.stats.AssumedOrdered++
+		return true
+	}
+	return false
+}
+
+// hb reports whether access p happened before the point whose clock is c,
+// with the same assumption as ordered but without counting.
+func hb(p *access, c clock) bool {
+	if e, ok := c.get(p.thread.id); ok {
+		return e.seq >= p.seq
+	}
+	return p.wall <= c.horizon
+}
+
+// differs reports whether p is an access of a thread other than t.
+func differs(p *access, t *thread) bool { return p != nil && p.thread.id != t.id }
+
+// key returns the variable key of an access event.
+func (d *Detector) key(ev *Event) varKey {
+	k := varKey{name: ev.Var}
+	if !ev.Shared {
+		k.proc = d.intern(ev.Service, ev.Process)
+	}
+	return k
+}
+
+// newAccess returns the variable ev accesses (tracking it if new, evicting
+// the least recently accessed beyond Config.MaxVariables) and the access.
+func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *access) {
+	v := d.vars.touch(d.key(ev))
+	if len(d.vars.byKey) > d.cfg.MaxVariables {
+		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
+	}
+	a := &access{
+		thread: t,
+		seq:    ev.Epoch.Seq,
+		wall:   wall,
+		where:  d.location(ev.Where),
+		proc:   d.intern(ev.Service, ev.Process),
+		span:   ev.SpanID,
+		write:  ev.Kind == KindWrite,
+	}
+	if ev.HasValues || len(ev.LocksHeld) > 0 {
+		a.extra = &accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld}
+	}
+	return v, a
+}

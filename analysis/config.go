@@ -1,0 +1,100 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config bounds a [Detector]. The zero value of every field selects its
+// default.
+type Config struct {
+	// Wait is how long an event may wait for a missing predecessor (an
+	// earlier event of its thread, or an epoch it names) before it is
+	// analysed anyway. Default 5s.
+	Wait time.Duration
+	// Window is the race window: two accesses further apart in wall time are
+	// never reported, as TSan's history bounds how far back it looks.
+	// Default 10m.
+	Window time.Duration
+	// MaxVariables bounds the variables tracked; the least recently
+	// accessed are evicted first. Default 1,000,000.
+	MaxVariables int
+	// MaxHistory bounds the recent accesses retained per variable beyond its
+	// FastTrack state (used to report every racing pair and to check late
+	// events). Default 8.
+	MaxHistory int
+	// MaxThreads bounds the logical threads (and lock strands) whose clocks
+	// are kept; the least recently active are evicted first. Default 262,144.
+	MaxThreads int
+	// MaxClockEntries bounds the components of one vector clock; the
+	// components of the least recently active threads are dropped first and
+	// their accesses are from then on assumed ordered (never reported).
+	// Default 256.
+	MaxClockEntries int
+	// MaxPending bounds the events waiting for predecessors; past it the
+	// oldest is analysed at once. Default 1,000,000.
+	MaxPending int
+	// Pattern maps a variable name to its pattern when grouping repeated
+	// races. Default [VarPattern].
+	Pattern func(string) string
+}
+
+// Defaults of [Config].
+const (
+	DefaultWait            = 5 * time.Second
+	DefaultWindow          = 10 * time.Minute
+	DefaultMaxVariables    = 1_000_000
+	DefaultMaxHistory      = 8
+	DefaultMaxThreads      = 1 << 18
+	DefaultMaxClockEntries = 256
+	DefaultMaxPending      = 1_000_000
+)
+
+// Validate reports a field set to a value the detector cannot use.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(name string, v int) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("analysis: %s must not be negative (got %d)", name, v))
+		}
+	}
+	if c.Wait < 0 {
+		errs = append(errs, fmt.Errorf("analysis: Wait must not be negative (got %s)", c.Wait))
+	}
+	if c.Window < 0 {
+		errs = append(errs, fmt.Errorf("analysis: Window must not be negative (got %s)", c.Window))
+	}
+	check("MaxVariables", c.MaxVariables)
+	check("MaxHistory", c.MaxHistory)
+	check("MaxThreads", c.MaxThreads)
+	check("MaxPending", c.MaxPending)
+	check("MaxClockEntries", c.MaxClockEntries)
+	if c.MaxClockEntries != 0 && c.MaxClockEntries < 4 {
+		errs = append(errs, fmt.Errorf("analysis: MaxClockEntries must be at least 4 (got %d)", c.MaxClockEntries))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Wait == 0 {
+		c.Wait = DefaultWait
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	def(&c.MaxVariables, DefaultMaxVariables)
+	def(&c.MaxHistory, DefaultMaxHistory)
+	def(&c.MaxThreads, DefaultMaxThreads)
+	def(&c.MaxClockEntries, DefaultMaxClockEntries)
+	def(&c.MaxPending, DefaultMaxPending)
+	if c.Pattern == nil {
+		c.Pattern = VarPattern
+	}
+	return c
+}

@@ -1,0 +1,390 @@
+package analysis
+
+import (
+	"time"
+)
+
+// maxUndrained bounds the races kept between two calls of Drain; later
+// occurrences are still counted in their group and in Stats.
+const maxUndrained = 1 << 16
+
+// Detector finds races in a stream of events. It is not safe for concurrent
+// use: drivers serialise calls.
+//
+// Events are analysed in an order consistent with happens-before whatever
+// their arrival order: an event waits until its predecessors (see [Event])
+// have been analysed, or until it has waited Config.Wait. An event that
+// arrives after its thread has moved past it is late: it is checked against
+// the retained history of its variable and counted in Stats.Late.
+type Detector struct {
+	cfg Config
+
+	threads threads
+	vars    variables
+	procs   map[process]*process
+	locs    map[Location]*Location
+
+	snaps     map[Epoch]snapshot
+	snapOrder []Epoch // ring of the keys of snaps, oldest at snapNext
+	snapNext  int
+
+	queue    queue
+	byEpoch  map[Epoch]*pending
+	ready    []*pending
+	npending int
+
+	groups     map[string]*group
+	groupOrder []string // ring of the keys of groups, oldest at groupNext
+	groupNext  int
+
+	races []Race
+	stats Stats
+}
+
+// snapshot is the clock of a published epoch (a spawn, a send, a respond,
+// an end, a strand epoch), kept so that edges from it are exact.
+type snapshot struct {
+	clk  clock
+	wall int64
+}
+
+// group counts the occurrences of one distinct race.
+type group struct {
+	count int
+	first time.Time
+}
+
+// NewDetector returns a Detector bounded by cfg.
+func NewDetector(cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Detector{
+		cfg:     cfg,
+		threads: threads{byID: make(map[ThreadID]*thread)},
+		vars:    variables{byKey: make(map[varKey]*variable)},
+		procs:   make(map[process]*process),
+		locs:    make(map[Location]*Location),
+		snaps:   make(map[Epoch]snapshot),
+		byEpoch: make(map[Epoch]*pending),
+		groups:  make(map[string]*group),
+	}, nil
+}
+
+// Add validates e and queues it; e is analysed as soon as its predecessors
+// have been. now is the arrival time, used for Config.Wait. An invalid
+// event is counted in Stats.Invalid and its error (wrapping
+// ErrInvalidEvent) returned. Add keeps no reference to e's slices.
+func (d *Detector) Add(e Event, now time.Time) error {
+	if err := e.Validate(); err != nil {
+		d.stats.Invalid++
+		return err
+	}
+	d.stats.Events++
+	e.After = append([]Epoch(nil), e.After...)
+	if len(e.LocksHeld) > 0 {
+		e.LocksHeld = append([]string(nil), e.LocksHeld...)
+	} else {
+		e.LocksHeld = nil
+	}
+	if d.byEpoch[e.Epoch] != nil {
+		d.stats.Duplicates++
+		return nil
+	}
+	p := &pending{ev: e, arrived: now.UnixNano()}
+	if t := d.threads.get(e.Epoch.Thread); t != nil && e.Epoch.Seq <= t.done {
+		d.analyse(p, false)
+		return nil
+	}
+	deps(&p.ev, func(dep Epoch) {
+		dt := d.threads.get(dep.Thread)
+		if dt == nil {
+			dt = d.threads.touch(dep.Thread)
+		}
+		if dt.done >= dep.Seq {
+			return
+		}
+		if dt.waiting == nil {
+			dt.waiting = make(map[uint64][]*pending)
+		}
+		dt.waiting[dep.Seq] = append(dt.waiting[dep.Seq], p)
+		p.missing++
+	})
+	if p.missing == 0 {
+		d.analyse(p, false)
+		d.runReady()
+		return nil
+	}
+	d.queue.push(p)
+	d.byEpoch[e.Epoch] = p
+	d.npending++
+	for d.npending > d.cfg.MaxPending {
+		d.stats.EvictedPending++
+		d.force(d.queue.front())
+	}
+	return nil
+}
+
+// Advance analyses the events that have waited longer than Config.Wait for
+// a predecessor, as if the predecessor were known, oldest first.
+func (d *Detector) Advance(now time.Time) {
+	limit := now.UnixNano() - int64(d.cfg.Wait)
+	for {
+		p := d.queue.front()
+		if p == nil || p.arrived > limit {
+			return
+		}
+		d.force(p)
+	}
+}
+
+// Flush analyses every pending event now, oldest first.
+func (d *Detector) Flush() {
+	for p := d.queue.front(); p != nil; p = d.queue.front() {
+		d.force(p)
+	}
+}
+
+// Drain returns the races found since the previous Drain, in the order
+// found. At most 65,536 are kept between two calls; the others are
+// counted in Stats.Races and their group's Count but not returned.
+func (d *Detector) Drain() []Race {
+	r := d.races
+	d.races = nil
+	return r
+}
+
+// Stats returns the detector's counters.
+func (d *Detector) Stats() Stats {
+	s := d.stats
+	s.Pending = d.npending
+	s.Variables = len(d.vars.byKey)
+	s.Threads = len(d.threads.byID)
+	return s
+}
+
+// force analyses root, first analysing (forcing where needed) the pending
+// events it waits for, so that forced events keep happens-before order
+// among themselves.
+func (d *Detector) force(root *pending) {
+	stack := []*pending{root}
+	visiting := map[*pending]bool{root: true}
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		if p.done {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		var next *pending
+		deps(&p.ev, func(e Epoch) {
+			if q := d.byEpoch[e]; next == nil && q != nil && !q.done && !visiting[q] {
+				next = q
+			}
+		})
+		if next != nil {
+			visiting[next] = true
+			stack = append(stack, next)
+			continue
+		}
+		stack = stack[:len(stack)-1]
+		d.analyse(p, p.missing > 0)
+		d.runReady()
+	}
+}
+
+// runReady analyses the events whose predecessors have all been analysed.
+func (d *Detector) runReady() {
+	for len(d.ready) > 0 {
+		p := d.ready[len(d.ready)-1]
+		d.ready = d.ready[:len(d.ready)-1]
+		if !p.done {
+			d.analyse(p, false)
+		}
+	}
+}
+
+// analyse analyses one event: it computes the event's clock from its
+// thread's and its edges', checks accesses, publishes snapshots and strand
+// epochs, and wakes the events waiting for it.
+func (d *Detector) analyse(p *pending, forced bool) {
+	if d.byEpoch[p.ev.Epoch] == p {
+		delete(d.byEpoch, p.ev.Epoch)
+		d.npending--
+	}
+	p.done = true
+	ev := &p.ev
+	t := d.threads.touch(ev.Epoch.Thread)
+	defer d.evictThreads()
+	if ev.Epoch.Seq <= t.done {
+		d.late(t, ev)
+		return
+	}
+	if forced {
+		d.stats.Forced++
+	}
+	wall := unixNano(ev.Time)
+	c := t.clk
+	for _, a := range ev.After {
+		snap, extra := d.resolve(a, wall)
+		var dropped int
+		c, dropped = joinInto(c, snap, extra, t.id, d.cfg.MaxClockEntries)
+		d.stats.EvictedClockEntries += uint64(dropped)
+	}
+	prevDone := t.done
+	t.clk, t.done, t.wall = c, ev.Epoch.Seq, wall
+	d.describe(t, ev)
+
+	switch ev.Kind {
+	case KindRead, KindWrite:
+		d.access(t, ev, c, wall)
+	case KindSpawn, KindSend, KindRespond, KindEnd:
+		d.snapshot(ev.Epoch, c, wall)
+	case KindRelease, KindRRelease:
+		d.publish(t, ev, c, wall)
+	}
+	d.wake(t, prevDone)
+}
+
+// describe records what ev tells about its thread.
+func (d *Detector) describe(t *thread, ev *Event) {
+	if t.info.ID == 0 {
+		t.info.ID = t.id
+		t.trace = ev.TraceID
+		t.info.Service, t.info.Process = ev.Service, ev.Process
+	}
+	if ev.Kind == KindStart && !t.hasInfo {
+		t.hasInfo = true
+		t.info.Name = ev.ThreadName
+		t.info.Origin = ev.Origin
+		t.info.Where = ev.Where
+		if len(ev.After) > 0 {
+			t.info.Creator = ev.After[0]
+		}
+	}
+}
+
+// resolve returns the clock of epoch a and the entry for a itself: exact
+// from a snapshot or from its thread when the thread is exactly at a;
+// over-approximated (the thread's later clock, which can only hide races)
+// when the thread has moved on; and only a itself when a has not been
+// analysed.
+func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry) {
+	if s, ok := d.snaps[a]; ok {
+		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
+	}
+	if at := d.threads.get(a.Thread); at != nil && at.done >= a.Seq {
+		return at.clk, clockEntry{thread: a.Thread, seq: at.done, wall: at.wall}
+	}
+	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
+}
+
+// snapshot keeps the clock of a published epoch, evicting the oldest
+// snapshot beyond Config.MaxThreads.
+func (d *Detector) snapshot(e Epoch, c clock, wall int64) {
+	if _, ok := d.snaps[e]; ok {
+		return
+	}
+	d.snaps[e] = snapshot{clk: c, wall: wall}
+	if len(d.snapOrder) < d.cfg.MaxThreads {
+		d.snapOrder = append(d.snapOrder, e)
+		return
+	}
+	delete(d.snaps, d.snapOrder[d.snapNext])
+	d.snapOrder[d.snapNext] = e
+	d.snapNext = (d.snapNext + 1) % len(d.snapOrder)
+}
+
+// publish advances the lock strand a release publishes on.
+func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
+	s := d.threads.touch(ev.Sync.Thread)
+	if ev.Sync.Seq <= s.done {
+		d.stats.Late++
+		return
+	}
+	prevDone := s.done
+	var dropped int
+	s.clk, dropped = joinInto(s.clk, c, clockEntry{thread: t.id, seq: ev.Epoch.Seq, wall: wall}, s.id, d.cfg.MaxClockEntries)
+	d.stats.EvictedClockEntries += uint64(dropped)
+	s.done, s.wall = ev.Sync.Seq, wall
+	if s.info.ID == 0 {
+		s.info = ThreadInfo{ID: s.id, Name: "lock " + ev.Lock, Service: ev.Service, Process: ev.Process}
+	}
+	d.snapshot(ev.Sync, s.clk, wall)
+	d.wake(s, prevDone)
+}
+
+// wake moves the events waiting for t's epochs up to t.done towards the
+// ready list.
+func (d *Detector) wake(t *thread, prevDone uint64) {
+	if len(t.waiting) == 0 {
+		return
+	}
+	release := func(seq uint64) {
+		for _, p := range t.waiting[seq] {
+			if p.done {
+				continue
+			}
+			if p.missing--; p.missing == 0 {
+				d.ready = append(d.ready, p)
+			}
+		}
+		delete(t.waiting, seq)
+	}
+	if t.done-prevDone <= 8 {
+		for seq := prevDone + 1; seq <= t.done; seq++ {
+			release(seq)
+		}
+		return
+	}
+	for seq := range t.waiting {
+		if seq <= t.done {
+			release(seq)
+		}
+	}
+}
+
+func (d *Detector) evictThreads() {
+	if len(d.threads.byID) > d.cfg.MaxThreads {
+		d.stats.EvictedThreads += uint64(d.threads.evict(d.cfg.MaxThreads))
+	}
+}
+
+// intern returns the shared copy of a process identity.
+func (d *Detector) intern(service, id string) *process {
+	k := process{service: service, id: id}
+	if p := d.procs[k]; p != nil {
+		return p
+	}
+	p := &k
+	if len(d.procs) < d.cfg.MaxThreads {
+		d.procs[k] = p
+	}
+	return p
+}
+
+// location returns the shared copy of a code location.
+func (d *Detector) location(l Location) *Location {
+	if p := d.locs[l]; p != nil {
+		return p
+	}
+	p := &l
+	if len(d.locs) < d.cfg.MaxVariables {
+		d.locs[l] = p
+	}
+	return p
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

@@ -1,0 +1,273 @@
+package analysis_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raceway-otel/raceway/analysis"
+)
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// thr builds the events of one logical thread, numbering them.
+type thr struct {
+	id    analysis.ThreadID
+	trace byte
+	seq   uint64
+	at    time.Duration
+}
+
+func (t *thr) ev(k analysis.Kind, v string, line int, after ...analysis.Epoch) analysis.Event {
+	t.seq++
+	t.at += time.Millisecond
+	return analysis.Event{
+		Kind: k, Epoch: analysis.Epoch{Thread: t.id, Seq: t.seq}, After: after,
+		Var: v, Service: "svc", Process: "p1", TraceID: [16]byte{t.trace},
+		Time: t0.Add(t.at), Where: analysis.Location{File: "f.go", Line: line},
+	}
+}
+
+func mustDetector(t *testing.T, cfg analysis.Config) *analysis.Detector {
+	t.Helper()
+	d, err := analysis.NewDetector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func add(t *testing.T, d *analysis.Detector, now time.Time, evs ...analysis.Event) {
+	t.Helper()
+	for _, e := range evs {
+		if err := d.Add(e, now); err != nil {
+			t.Fatalf("Add(%v %s): %v", e.Kind, e.Epoch, err)
+		}
+	}
+}
+
+func pairs(rs []analysis.Race) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("%s %s %s~%s", r.Var, r.Kind, r.Previous.Epoch, r.Current.Epoch))
+	}
+	return out
+}
+
+func TestInvalidEventsAreCountedNotAnalysed(t *testing.T) {
+	d := mustDetector(t, analysis.Config{})
+	a := thr{id: 1}
+	good := a.ev(analysis.KindWrite, "x", 1)
+	bad := map[string]func(e *analysis.Event){
+		"unknown kind":     func(e *analysis.Event) { e.Kind = 200 },
+		"no epoch":         func(e *analysis.Event) { e.Epoch = analysis.Epoch{} },
+		"no variable":      func(e *analysis.Event) { e.Var = "" },
+		"edge to itself":   func(e *analysis.Event) { e.After = []analysis.Epoch{{Thread: 1, Seq: 1}} },
+		"zero edge":        func(e *analysis.Event) { e.After = []analysis.Epoch{{}} },
+		"too many edges":   func(e *analysis.Event) { e.After = make([]analysis.Epoch, analysis.MaxAfter+1) },
+		"huge value":       func(e *analysis.Event) { e.New = strings.Repeat("v", 1<<20) },
+		"huge name":        func(e *analysis.Event) { e.Var = strings.Repeat("n", analysis.MaxNameLen+1) },
+		"release no sync":  func(e *analysis.Event) { e.Kind = analysis.KindRelease },
+		"sync on a write":  func(e *analysis.Event) { e.Sync = analysis.Epoch{Thread: 9, Seq: 1} },
+		"too many locks":   func(e *analysis.Event) { e.LocksHeld = make([]string, analysis.MaxLocksHeld+1) },
+		"strand is thread": func(e *analysis.Event) { e.Kind, e.Sync = analysis.KindRelease, analysis.Epoch{Thread: 1, Seq: 1} },
+	}
+	for name, mutate := range bad {
+		e := good
+		mutate(&e)
+		if err := d.Add(e, t0); !errors.Is(err, analysis.ErrInvalidEvent) {
+			t.Errorf("%s: Add error = %v, want ErrInvalidEvent", name, err)
+		}
+	}
+	if s := d.Stats(); s.Invalid != uint64(len(bad)) || s.Events != 0 || s.Accesses != 0 {
+		t.Errorf("stats = %+v, want %d invalid and nothing analysed", s, len(bad))
+	}
+	add(t, d, t0, good)
+	if s := d.Stats(); s.Accesses != 1 {
+		t.Errorf("the good event was not analysed: %+v", s)
+	}
+}
+
+func TestEventsWaitForPredecessorsThenAreForced(t *testing.T) {
+	d := mustDetector(t, analysis.Config{Wait: time.Second})
+	a, b := thr{id: 1, trace: 1}, thr{id: 2, trace: 2}
+	a1, a2, a3 := a.ev(analysis.KindStart, "", 0), a.ev(analysis.KindWrite, "x", 10), a.ev(analysis.KindWrite, "x", 11)
+	b1, b2 := b.ev(analysis.KindStart, "", 0), b.ev(analysis.KindWrite, "x", 20)
+	add(t, d, t0, a1, a3, b1, b2) // a2 is missing: a3 waits
+	if s := d.Stats(); s.Pending != 1 || s.Accesses != 1 {
+		t.Fatalf("after a gap: %+v, want a3 pending and only b's write analysed", s)
+	}
+	d.Advance(t0.Add(500 * time.Millisecond))
+	if s := d.Stats(); s.Pending != 1 {
+		t.Fatalf("a3 was analysed before its wait was over: %+v", s)
+	}
+	d.Advance(t0.Add(2 * time.Second))
+	if s := d.Stats(); s.Pending != 0 || s.Forced != 1 {
+		t.Fatalf("a3 not forced after the wait: %+v", s)
+	}
+	got := pairs(d.Drain())
+	if len(got) != 1 || !strings.Contains(got[0], "write/write") {
+		t.Fatalf("races = %v, want b2~a3 write/write", got)
+	}
+	// a2 arrives late: it is checked against the retained history.
+	add(t, d, t0.Add(3*time.Second), a2)
+	s := d.Stats()
+	if s.Late != 1 {
+		t.Errorf("Late = %d, want 1", s.Late)
+	}
+	late := d.Drain()
+	if len(late) != 1 || !late[0].Late || late[0].Current.Epoch != a2.Epoch {
+		t.Errorf("late races = %v, want one late race for %s", pairs(late), a2.Epoch)
+	}
+	// A duplicate is analysed once.
+	add(t, d, t0.Add(4*time.Second), a2, b2)
+	if s := d.Stats(); s.Duplicates != 2 || len(d.Drain()) != 0 {
+		t.Errorf("duplicates: %+v", s)
+	}
+}
+
+func TestRaceWindow(t *testing.T) {
+	d := mustDetector(t, analysis.Config{Window: time.Minute})
+	a, b := thr{id: 1, trace: 1}, thr{id: 2, trace: 2, at: time.Hour}
+	add(t, d, t0, a.ev(analysis.KindWrite, "x", 1), b.ev(analysis.KindWrite, "x", 2))
+	d.Flush()
+	if rs := d.Drain(); len(rs) != 0 {
+		t.Errorf("accesses an hour apart reported with a one-minute window: %v", pairs(rs))
+	}
+	if s := d.Stats(); s.OutsideWindow != 1 {
+		t.Errorf("OutsideWindow = %d, want 1", s.OutsideWindow)
+	}
+}
+
+func TestBoundsEvictOldestAndCount(t *testing.T) {
+	d := mustDetector(t, analysis.Config{MaxVariables: 100, MaxThreads: 64, MaxPending: 10})
+	const n = 10_000
+	for i := range n {
+		th := thr{id: analysis.ThreadID(i + 1), trace: byte(i)}
+		add(t, d, t0, th.ev(analysis.KindWrite, fmt.Sprintf("v%d", i), 1))
+	}
+	s := d.Stats()
+	if s.Variables > 100 || s.EvictedVariables != n-100 {
+		t.Errorf("variables: %d tracked, %d evicted; want <= 100 and %d", s.Variables, s.EvictedVariables, n-100)
+	}
+	if s.Threads > 64 || s.EvictedThreads == 0 {
+		t.Errorf("threads: %d tracked, %d evicted; want <= 64", s.Threads, s.EvictedThreads)
+	}
+	// A race on a recent variable is still found.
+	x, y := thr{id: 1 << 40, trace: 1}, thr{id: 1<<40 + 1, trace: 2}
+	add(t, d, t0, x.ev(analysis.KindWrite, "v9999", 2), y.ev(analysis.KindRead, "v9999", 3))
+	if rs := d.Drain(); len(rs) != 3 { // with the flood's write of v9999
+		t.Errorf("races on a retained variable = %v, want 3", pairs(rs))
+	}
+	// Pending is bounded: events waiting for a predecessor that never comes.
+	for i := range 50 {
+		th := thr{id: analysis.ThreadID(1<<50 + i), seq: 5}
+		add(t, d, t0, th.ev(analysis.KindWrite, "w", 1))
+	}
+	if s := d.Stats(); s.Pending > 10 || s.EvictedPending != 40 {
+		t.Errorf("pending: %d waiting, %d forced out; want <= 10 and 40", s.Pending, s.EvictedPending)
+	}
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	d := mustDetector(t, analysis.Config{MaxHistory: 4})
+	for i := range 100 {
+		th := thr{id: analysis.ThreadID(i + 1), trace: 1}
+		add(t, d, t0, th.ev(analysis.KindRead, "x", i))
+	}
+	if s := d.Stats(); s.EvictedHistory == 0 {
+		t.Errorf("EvictedHistory = 0 after 100 readers with MaxHistory 4")
+	}
+	w := thr{id: 1000, trace: 2}
+	add(t, d, t0, w.ev(analysis.KindWrite, "x", 1000))
+	if rs := d.Drain(); len(rs) == 0 {
+		t.Errorf("a write concurrent with 100 reads found no race")
+	}
+}
+
+func TestReadWriteLock(t *testing.T) {
+	// Strands: W for writer releases, R for reader releases.
+	const wStrand, rStrand = 100, 101
+	d := mustDetector(t, analysis.Config{})
+	w1, r1, r2, w2 := thr{id: 1, trace: 1}, thr{id: 2, trace: 2}, thr{id: 3, trace: 3}, thr{id: 4, trace: 4}
+	var evs []analysis.Event
+	// w1 writes under the write lock, releases (W@1).
+	evs = append(evs, w1.ev(analysis.KindAcquire, "", 1), w1.ev(analysis.KindWrite, "x", 2))
+	rel := w1.ev(analysis.KindRelease, "", 3)
+	rel.Sync = analysis.Epoch{Thread: wStrand, Seq: 1}
+	evs = append(evs, rel)
+	// r1 and r2 read under the read lock, both after W@1, concurrently.
+	for i, r := range []*thr{&r1, &r2} {
+		evs = append(evs, r.ev(analysis.KindRAcquire, "", 10, analysis.Epoch{Thread: wStrand, Seq: 1}), r.ev(analysis.KindRead, "x", 11))
+		rr := r.ev(analysis.KindRRelease, "", 12)
+		rr.Sync = analysis.Epoch{Thread: rStrand, Seq: uint64(i + 1)}
+		evs = append(evs, rr)
+	}
+	// w2 writes after both readers released (R@2) and after W@1.
+	evs = append(evs, w2.ev(analysis.KindAcquire, "", 20, analysis.Epoch{Thread: wStrand, Seq: 1}, analysis.Epoch{Thread: rStrand, Seq: 2}),
+		w2.ev(analysis.KindWrite, "x", 21))
+	// Deliver in reverse: everything waits for its predecessors.
+	for i := len(evs) - 1; i >= 0; i-- {
+		add(t, d, t0, evs[i])
+	}
+	if s := d.Stats(); s.Pending != 0 {
+		t.Fatalf("pending = %d after all events arrived", s.Pending)
+	}
+	if rs := d.Drain(); len(rs) != 0 {
+		t.Errorf("correct read/write locking reported: %v", pairs(rs))
+	}
+	// A reader that writes under the read lock races with the other reader.
+	r3 := thr{id: 5, trace: 5}
+	add(t, d, t0, r3.ev(analysis.KindRAcquire, "", 30, analysis.Epoch{Thread: wStrand, Seq: 1}), r3.ev(analysis.KindWrite, "x", 31))
+	got := pairs(d.Drain())
+	if len(got) == 0 {
+		t.Errorf("a write under a read lock was not reported")
+	}
+	for _, g := range got {
+		if strings.Contains(g, "0000000000000001@") {
+			t.Errorf("w1's write, ordered by W@1, reported: %s", g)
+		}
+	}
+}
+
+func TestGroupsCountRepeatedRaces(t *testing.T) {
+	d := mustDetector(t, analysis.Config{})
+	for i := range 10 {
+		th := thr{id: analysis.ThreadID(i + 1), trace: byte(i)}
+		add(t, d, t0, th.ev(analysis.KindWrite, fmt.Sprintf("orders/%d.total", i%2), 42))
+	}
+	rs := d.Drain()
+	s := d.Stats()
+	if s.Groups != 1 {
+		t.Fatalf("Groups = %d, want 1 (same pattern orders/*.total, same locations)", s.Groups)
+	}
+	last := rs[len(rs)-1]
+	if last.Count != len(rs) || last.Group != "orders/*.total write/write f.go:42 f.go:42" {
+		t.Errorf("last race: count %d group %q; want count %d", last.Count, last.Group, len(rs))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []analysis.Config{
+		{Wait: -1}, {Window: -time.Second}, {MaxVariables: -1}, {MaxHistory: -1},
+		{MaxThreads: -1}, {MaxPending: -5}, {MaxClockEntries: 2},
+	} {
+		if _, err := analysis.NewDetector(c); err == nil {
+			t.Errorf("NewDetector(%+v) accepted a bad config", c)
+		}
+	}
+}
+
+func TestVarPattern(t *testing.T) {
+	for in, want := range map[string]string{
+		"accounts.alice.balance":          "accounts.alice.balance",
+		"postgres/shop/products/42.stock": "postgres/shop/products/*.stock",
+		"a1b22c":                          "a*b*c",
+	} {
+		if got := analysis.VarPattern(in); got != want {
+			t.Errorf("VarPattern(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+// Package analysis is the causality core of Raceway for OpenTelemetry: it
+// rebuilds the happens-before graph of many traces and services from Raceway
+// events and reports data races between them.
+//
+// The package imports only the standard library and knows nothing about
+// OpenTelemetry: drivers (the collector processor, tests, tools) decode their
+// own input into [Event] values and feed a [Detector].
+//
+// # Causality model
+//
+// Every recorded event belongs to a logical thread (an HTTP handler
+// invocation, a goroutine, a worker job) and carries an [Epoch], thread@n,
+// where n counts the thread's events from 1. Happens-before edges are:
+//
+//   - program order: thread@n-1 → thread@n;
+//   - explicit edges: every epoch in [Event.After] happens before the event
+//     (spawn → child start, child end → await, RPC send → handler start,
+//     handler respond → caller's response, lock strand → acquire);
+//   - synchronisation strands: an event with [Event.Sync] set publishes the
+//     next epoch of a strand (a lock's release sequence), which happens after
+//     the event and after the strand's previous epoch.
+//
+// Locks are thus real release→acquire edges, as in TSan: a mutex is one
+// strand; a read/write lock is two (writer releases, reader releases), readers
+// acquire after the writer strand and writers after both.
+//
+// On the wire only one epoch travels (see [MaxEpochTextLen]): the sender's.
+// The [Detector] rebuilds vector clocks from the edges, so the size of what
+// travels does not grow with chain length or fan-out and no precision is lost.
+//
+// # Detection
+//
+// The [Detector] buffers events until their predecessors have been analysed
+// (or a wait time has passed), so that it analyses them in an order
+// consistent with happens-before whatever their arrival order. Per variable it
+// keeps FastTrack state (the last write's epoch, the last read's epoch,
+// inflated to one read per thread only when reads are concurrent) plus a short
+// bounded history, so that the common case costs O(1) per access. Every
+// structure is bounded (variables, history, threads, clock entries, pending
+// events) with the oldest evicted first and every eviction counted in
+// [Stats].
+package analysis

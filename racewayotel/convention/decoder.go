@@ -1,0 +1,201 @@
+package convention
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/raceway-otel/raceway/analysis"
+)
+
+// Source is where a span event was recorded: the span's resource and ids.
+type Source struct {
+	Service string // the resource's service.name
+	// Process is the default process identity (for example the resource's
+	// service.instance.id); a ProcessID attribute on the event wins.
+	Process string
+	TraceID [16]byte
+	SpanID  [8]byte
+}
+
+// ErrNotRecord is returned by [Decoder.Event] for an event that is not a
+// Raceway record (its name lacks EventPrefix, or it is a RaceEvent).
+var ErrNotRecord = errors.New("convention: not a Raceway record")
+
+// Decoder turns the attributes of one span event into an analysis.Event in a
+// single pass, without knowing the attribute representation: adapters for
+// pdata, the OTel SDK or anything else call [Decoder.Str], [Decoder.Int] and
+// [Decoder.StrElem] for each attribute. A Decoder is reusable; the Event it
+// returns shares slices with it until the next [Decoder.Reset], and
+// analysis.Detector.Add copies what it keeps.
+//
+// Unknown attributes are ignored, so that producers may add their own.
+// Malformed known attributes make [Decoder.Event] fail.
+type Decoder struct {
+	ev     analysis.Event
+	record bool
+	err    error
+}
+
+// IsRecord reports whether a span event named name is a Raceway record.
+func IsRecord(name string) bool {
+	return strings.HasPrefix(name, EventPrefix) && name != RaceEvent
+}
+
+// Reset starts decoding a span event named name, recorded at t by src. It
+// returns false, and the Decoder ignores the attributes, when the event is not
+// a Raceway record.
+func (d *Decoder) Reset(name string, t time.Time, src Source) bool {
+	after, held := d.ev.After[:0], d.ev.LocksHeld[:0]
+	*d = Decoder{record: IsRecord(name)}
+	if !d.record {
+		return false
+	}
+	d.ev = analysis.Event{
+		After:     after,
+		LocksHeld: held,
+		Service:   src.Service,
+		Process:   src.Process,
+		TraceID:   src.TraceID,
+		SpanID:    src.SpanID,
+		Time:      t,
+	}
+	kind, ok := analysis.ParseKind(name[len(EventPrefix):])
+	if !ok {
+		d.fail("unknown record kind %q", truncate(name))
+	}
+	d.ev.Kind = kind
+	return true
+}
+
+func (d *Decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("convention: "+format, args...)
+	}
+}
+
+// Str decodes a string attribute.
+func (d *Decoder) Str(key, v string) {
+	if !d.record || d.err != nil {
+		return
+	}
+	var err error
+	switch key {
+	case ThreadID:
+		d.ev.Epoch.Thread, err = analysis.ParseThreadID(v)
+	case After:
+		d.StrElem(key, v)
+	case LocksHeld:
+		d.StrElem(key, v)
+	case Sync:
+		d.ev.Sync, err = analysis.ParseEpoch(v)
+	case Origin:
+		o, ok := analysis.ParseOrigin(v)
+		if !ok {
+			d.fail("unknown thread origin %q", truncate(v))
+		}
+		d.ev.Origin = o
+	case ProcessID:
+		d.ev.Process = v
+	case VarName:
+		d.ev.Var = v
+	case VarScope:
+		switch v {
+		case ScopeShared:
+			d.ev.Shared = true
+		case ScopeProcess:
+			d.ev.Shared = false
+		default:
+			d.fail("unknown variable scope %q", truncate(v))
+		}
+	case ValueOld:
+		d.ev.Old, d.ev.HasValues = v, true
+	case ValueNew:
+		d.ev.New, d.ev.HasValues = v, true
+	case LockID:
+		d.ev.Lock = v
+	case CodeFilePath:
+		d.ev.Where.File = v
+	case CodeFunctionName:
+		d.ev.Where.Function = v
+	case ThreadName:
+		d.ev.ThreadName = v
+	}
+	if err != nil {
+		d.fail("%s: %v", key, err)
+	}
+}
+
+// Int decodes an integer attribute.
+func (d *Decoder) Int(key string, v int64) {
+	if !d.record || d.err != nil {
+		return
+	}
+	switch key {
+	case Seq:
+		if v <= 0 {
+			d.fail("%s must be positive, got %d", key, v)
+			return
+		}
+		d.ev.Epoch.Seq = uint64(v)
+	case CodeLineNumber:
+		if v < 0 || v > 1<<31 {
+			d.fail("%s out of range: %d", key, v)
+			return
+		}
+		d.ev.Where.Line = int(v)
+	case ThreadID, Sync, After, VarName, LockID:
+		d.fail("%s must be a string", key)
+	}
+}
+
+// StrElem decodes one element of a string-array attribute (After,
+// LocksHeld). Elements beyond the event limits make the event fail.
+func (d *Decoder) StrElem(key, v string) {
+	if !d.record || d.err != nil {
+		return
+	}
+	switch key {
+	case After:
+		if len(d.ev.After) == analysis.MaxAfter {
+			d.fail("more than %d %s epochs", analysis.MaxAfter, key)
+			return
+		}
+		e, err := analysis.ParseEpoch(v)
+		if err != nil {
+			d.fail("%s: %v", key, err)
+			return
+		}
+		d.ev.After = append(d.ev.After, e)
+	case LocksHeld:
+		if len(d.ev.LocksHeld) == analysis.MaxLocksHeld {
+			d.fail("more than %d %s", analysis.MaxLocksHeld, key)
+			return
+		}
+		d.ev.LocksHeld = append(d.ev.LocksHeld, v)
+	}
+}
+
+// Event returns the decoded event, or why it cannot be analysed: the first
+// malformed attribute, or analysis.Event.Validate's verdict.
+func (d *Decoder) Event() (analysis.Event, error) {
+	if !d.record {
+		return analysis.Event{}, ErrNotRecord
+	}
+	if d.err != nil {
+		return analysis.Event{}, d.err
+	}
+	if err := d.ev.Validate(); err != nil {
+		return analysis.Event{}, err
+	}
+	return d.ev, nil
+}
+
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
