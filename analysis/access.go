@@ -147,7 +147,7 @@ func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, lat
 		if ordered(p) {
 			return
 		}
-		if dt := a.wall - p.wall; dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window) {
+		if dt := a.wall - p.wall; a.wall != 0 && p.wall != 0 && (dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window)) {
 			d.stats.OutsideWindow++
 			return
 		}
@@ -159,10 +159,12 @@ func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, lat
 // is c, counting the pairs it assumes ordered because of a dropped clock
 // component.
 func (d *Detector) ordered(p *access, c clock) bool {
-	if e, ok := c.get(p.thread.id); ok {
-		return e.seq >= p.seq
+	if e, ok := c.get(p.thread.id); ok && e.seq >= p.seq {
+		return true
 	}
-	if p.wall <= c.horizon {
+	// A dropped entry may have been joined back in with an older seq, so
+	// the horizon applies whether or not an entry is present.
+	if c.horizon != 0 && p.wall <= c.horizon {
 		d.stats.AssumedOrdered++
 		return true
 	}
@@ -172,10 +174,10 @@ func (d *Detector) ordered(p *access, c clock) bool {
 // hb reports whether access p happened before the point whose clock is c,
 // with the same assumption as ordered but without counting.
 func hb(p *access, c clock) bool {
-	if e, ok := c.get(p.thread.id); ok {
-		return e.seq >= p.seq
+	if e, ok := c.get(p.thread.id); ok && e.seq >= p.seq {
+		return true
 	}
-	return p.wall <= c.horizon
+	return c.horizon != 0 && p.wall <= c.horizon
 }
 
 // differs reports whether p is an access of a thread other than t.
@@ -201,7 +203,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 		thread: t,
 		seq:    ev.Epoch.Seq,
 		wall:   wall,
-		where:  d.location(ev.Where),
+		where:  d.location(&ev.Where),
 		proc:   d.intern(ev.Service, ev.Process),
 		span:   ev.SpanID,
 		write:  ev.Kind == KindWrite,

@@ -94,7 +94,8 @@ func joinInto(c clock, o clock, extra clockEntry, self ThreadID, maxEntries int)
 	return out, dropped
 }
 
-// adds reports whether joining o and extra into c would change c.
+// adds reports whether joining o and extra into c would change c, in one
+// pass over both sorted entry lists.
 func (c *clock) adds(o clock, extra clockEntry, self ThreadID) bool {
 	if o.horizon > c.horizon {
 		return true
@@ -104,11 +105,15 @@ func (c *clock) adds(o clock, extra clockEntry, self ThreadID) bool {
 			return true
 		}
 	}
+	i := 0
 	for _, x := range o.entries {
 		if x.thread == self {
 			continue
 		}
-		if e, ok := c.get(x.thread); !ok || e.seq < x.seq {
+		for i < len(c.entries) && c.entries[i].thread < x.thread {
+			i++
+		}
+		if i == len(c.entries) || c.entries[i].thread != x.thread || c.entries[i].seq < x.seq {
 			return true
 		}
 	}

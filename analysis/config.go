@@ -25,12 +25,14 @@ type Config struct {
 	// events). Default 8.
 	MaxHistory int
 	// MaxThreads bounds the logical threads (and lock strands) whose clocks
-	// are kept; the least recently active are evicted first. Default 262,144.
+	// are kept, and the published clocks (spawn, send, respond, end) kept
+	// until the edge that names them is analysed; the least recently active
+	// are evicted first. Default 65,536.
 	MaxThreads int
 	// MaxClockEntries bounds the components of one vector clock; the
 	// components of the least recently active threads are dropped first and
 	// their accesses are from then on assumed ordered (never reported).
-	// Default 256.
+	// Default 64.
 	MaxClockEntries int
 	// MaxPending bounds the events waiting for predecessors; past it the
 	// oldest is analysed at once. Default 1,000,000.
@@ -46,8 +48,8 @@ const (
 	DefaultWindow          = 10 * time.Minute
 	DefaultMaxVariables    = 1_000_000
 	DefaultMaxHistory      = 8
-	DefaultMaxThreads      = 1 << 18
-	DefaultMaxClockEntries = 256
+	DefaultMaxThreads      = 1 << 16
+	DefaultMaxClockEntries = 64
 	DefaultMaxPending      = 1_000_000
 )
 

@@ -29,15 +29,16 @@ type Detector struct {
 	snapNext  int
 
 	queue    queue
-	byEpoch  map[Epoch]*pending
+	byEpoch  map[Epoch]*pending // pending events by their epoch
+	bySync   map[Epoch]*pending // pending releases by the strand epoch they publish
 	ready    []*pending
 	npending int
 
-	groups     map[string]*group
-	groupOrder []string // ring of the keys of groups, oldest at groupNext
+	groups     map[groupID]*group
+	groupOrder []groupID // ring of the keys of groups, oldest at groupNext
 	groupNext  int
 
-	races []Race
+	races []raceRec
 	stats Stats
 }
 
@@ -52,6 +53,7 @@ type snapshot struct {
 type group struct {
 	count int
 	first time.Time
+	key   string // Race.Group
 }
 
 // NewDetector returns a Detector bounded by cfg.
@@ -68,7 +70,8 @@ func NewDetector(cfg Config) (*Detector, error) {
 		locs:    make(map[Location]*Location),
 		snaps:   make(map[Epoch]snapshot),
 		byEpoch: make(map[Epoch]*pending),
-		groups:  make(map[string]*group),
+		bySync:  make(map[Epoch]*pending),
+		groups:  make(map[groupID]*group),
 	}, nil
 }
 
@@ -82,7 +85,9 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		return err
 	}
 	d.stats.Events++
-	e.After = append([]Epoch(nil), e.After...)
+	if len(e.After) > 0 {
+		e.After = append([]Epoch(nil), e.After...)
+	}
 	if len(e.LocksHeld) > 0 {
 		e.LocksHeld = append([]string(nil), e.LocksHeld...)
 	} else {
@@ -92,11 +97,18 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		d.stats.Duplicates++
 		return nil
 	}
-	p := &pending{ev: e, arrived: now.UnixNano()}
 	if t := d.threads.get(e.Epoch.Thread); t != nil && e.Epoch.Seq <= t.done {
-		d.analyse(p, false)
+		d.analyse(&pending{ev: e}, false)
 		return nil
 	}
+	if d.ready0(&e) {
+		// The common case, events in order: nothing to wait for.
+		p := pending{ev: e}
+		d.analyse(&p, false)
+		d.runReady()
+		return nil
+	}
+	p := &pending{ev: e, arrived: now.UnixNano()}
 	deps(&p.ev, func(dep Epoch) {
 		dt := d.threads.get(dep.Thread)
 		if dt == nil {
@@ -118,12 +130,32 @@ func (d *Detector) Add(e Event, now time.Time) error {
 	}
 	d.queue.push(p)
 	d.byEpoch[e.Epoch] = p
+	if !e.Sync.IsZero() && d.bySync[e.Sync] == nil {
+		d.bySync[e.Sync] = p
+	}
 	d.npending++
 	for d.npending > d.cfg.MaxPending {
 		d.stats.EvictedPending++
 		d.force(d.queue.front())
 	}
 	return nil
+}
+
+// ready0 reports whether every predecessor of e has been analysed.
+func (d *Detector) ready0(e *Event) bool {
+	done := func(dep Epoch) bool {
+		t := d.threads.get(dep.Thread)
+		return t != nil && t.done >= dep.Seq
+	}
+	if e.Epoch.Seq > 1 && !done(Epoch{Thread: e.Epoch.Thread, Seq: e.Epoch.Seq - 1}) {
+		return false
+	}
+	for _, a := range e.After {
+		if !done(a) {
+			return false
+		}
+	}
+	return e.Sync.Seq <= 1 || done(Epoch{Thread: e.Sync.Thread, Seq: e.Sync.Seq - 1})
 }
 
 // Advance analyses the events that have waited longer than Config.Wait for
@@ -150,9 +182,16 @@ func (d *Detector) Flush() {
 // found. At most 65,536 are kept between two calls; the others are
 // counted in Stats.Races and their group's Count but not returned.
 func (d *Detector) Drain() []Race {
-	r := d.races
-	d.races = nil
-	return r
+	if len(d.races) == 0 {
+		return nil
+	}
+	out := make([]Race, len(d.races))
+	for i := range d.races {
+		out[i] = d.race(&d.races[i])
+	}
+	clear(d.races)
+	d.races = d.races[:0]
+	return out
 }
 
 // Stats returns the detector's counters.
@@ -178,7 +217,11 @@ func (d *Detector) force(root *pending) {
 		}
 		var next *pending
 		deps(&p.ev, func(e Epoch) {
-			if q := d.byEpoch[e]; next == nil && q != nil && !q.done && !visiting[q] {
+			q := d.byEpoch[e]
+			if q == nil {
+				q = d.bySync[e]
+			}
+			if next == nil && q != nil && !q.done && !visiting[q] {
 				next = q
 			}
 		})
@@ -212,6 +255,9 @@ func (d *Detector) analyse(p *pending, forced bool) {
 		delete(d.byEpoch, p.ev.Epoch)
 		d.npending--
 	}
+	if !p.ev.Sync.IsZero() && d.bySync[p.ev.Sync] == p {
+		delete(d.bySync, p.ev.Sync)
+	}
 	p.done = true
 	ev := &p.ev
 	t := d.threads.touch(ev.Epoch.Thread)
@@ -232,7 +278,8 @@ func (d *Detector) analyse(p *pending, forced bool) {
 		d.stats.EvictedClockEntries += uint64(dropped)
 	}
 	prevDone := t.done
-	t.clk, t.done, t.wall = c, ev.Epoch.Seq, wall
+	t.setClock(c, ev.Epoch.Seq)
+	t.done, t.wall = ev.Epoch.Seq, wall
 	d.describe(t, ev)
 
 	switch ev.Kind {
@@ -265,22 +312,26 @@ func (d *Detector) describe(t *thread, ev *Event) {
 }
 
 // resolve returns the clock of epoch a and the entry for a itself: exact
-// from a snapshot or from its thread when the thread is exactly at a;
-// over-approximated (the thread's later clock, which can only hide races)
-// when the thread has moved on; and only a itself when a has not been
-// analysed.
+// from a snapshot, or from its thread's recent clock versions; when a is
+// older than those, the oldest version kept stands in (a later clock, which
+// can only hide races); when a has not been analysed, only a itself.
 func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry) {
 	if s, ok := d.snaps[a]; ok {
+		// One edge names a published epoch (an RPC is answered once, a
+		// thread spawned or joined once): the snapshot has served.
+		delete(d.snaps, a)
 		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
 	}
 	if at := d.threads.get(a.Thread); at != nil && at.done >= a.Seq {
-		return at.clk, clockEntry{thread: a.Thread, seq: at.done, wall: at.wall}
+		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}
 	}
 	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
 }
 
-// snapshot keeps the clock of a published epoch, evicting the oldest
-// snapshot beyond Config.MaxThreads.
+// snapshot keeps the clock of a published epoch until an edge names it,
+// evicting the oldest beyond Config.MaxThreads. (A lock strand needs none:
+// the next release of a lock happens after every acquire that names the
+// previous one, so the strand's own state is exact when they are analysed.)
 func (d *Detector) snapshot(e Epoch, c clock, wall int64) {
 	if _, ok := d.snaps[e]; ok {
 		return
@@ -290,7 +341,10 @@ func (d *Detector) snapshot(e Epoch, c clock, wall int64) {
 		d.snapOrder = append(d.snapOrder, e)
 		return
 	}
-	delete(d.snaps, d.snapOrder[d.snapNext])
+	if _, ok := d.snaps[d.snapOrder[d.snapNext]]; ok {
+		delete(d.snaps, d.snapOrder[d.snapNext])
+		d.stats.EvictedSnapshots++
+	}
 	d.snapOrder[d.snapNext] = e
 	d.snapNext = (d.snapNext + 1) % len(d.snapOrder)
 }
@@ -303,14 +357,13 @@ func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
 		return
 	}
 	prevDone := s.done
-	var dropped int
-	s.clk, dropped = joinInto(s.clk, c, clockEntry{thread: t.id, seq: ev.Epoch.Seq, wall: wall}, s.id, d.cfg.MaxClockEntries)
+	sc, dropped := joinInto(s.clk, c, clockEntry{thread: t.id, seq: ev.Epoch.Seq, wall: wall}, s.id, d.cfg.MaxClockEntries)
 	d.stats.EvictedClockEntries += uint64(dropped)
+	s.setClock(sc, ev.Sync.Seq)
 	s.done, s.wall = ev.Sync.Seq, wall
 	if s.info.ID == 0 {
 		s.info = ThreadInfo{ID: s.id, Name: "lock " + ev.Lock, Service: ev.Service, Process: ev.Process}
 	}
-	d.snapshot(ev.Sync, s.clk, wall)
 	d.wake(s, prevDone)
 }
 
@@ -352,25 +405,25 @@ func (d *Detector) evictThreads() {
 
 // intern returns the shared copy of a process identity.
 func (d *Detector) intern(service, id string) *process {
-	k := process{service: service, id: id}
-	if p := d.procs[k]; p != nil {
+	if p := d.procs[process{service: service, id: id}]; p != nil {
 		return p
 	}
-	p := &k
+	p := &process{service: service, id: id}
 	if len(d.procs) < d.cfg.MaxThreads {
-		d.procs[k] = p
+		d.procs[*p] = p
 	}
 	return p
 }
 
 // location returns the shared copy of a code location.
-func (d *Detector) location(l Location) *Location {
-	if p := d.locs[l]; p != nil {
+func (d *Detector) location(l *Location) *Location {
+	if p := d.locs[*l]; p != nil {
 		return p
 	}
-	p := &l
+	p := new(Location)
+	*p = *l
 	if len(d.locs) < d.cfg.MaxVariables {
-		d.locs[l] = p
+		d.locs[*p] = p
 	}
 	return p
 }

@@ -271,3 +271,25 @@ func TestVarPattern(t *testing.T) {
 		}
 	}
 }
+
+// An edge may name an epoch its thread has since moved past (a detached
+// job starts after its parent's write at @2, and the parent writes again at
+// @3 before the job's events arrive): the job is ordered after @2 only.
+func TestEdgeToAnEarlierEpoch(t *testing.T) {
+	for _, order := range [][]int{{0, 1, 2, 3, 4}, {0, 1, 3, 4, 2}, {3, 4, 0, 1, 2}} {
+		d := mustDetector(t, analysis.Config{})
+		a, b := thr{id: 1, trace: 1}, thr{id: 2, trace: 1}
+		a1, a2, a3 := a.ev(analysis.KindStart, "", 1), a.ev(analysis.KindWrite, "x", 2), a.ev(analysis.KindWrite, "x", 3)
+		b1 := b.ev(analysis.KindStart, "", 10, a2.Epoch)
+		b2 := b.ev(analysis.KindWrite, "x", 11)
+		evs := []analysis.Event{a1, a2, a3, b1, b2}
+		for _, i := range order {
+			add(t, d, t0, evs[i])
+		}
+		d.Flush()
+		got := pairs(d.Drain())
+		if len(got) != 1 || got[0] != "x write/write 0000000000000001@3~0000000000000002@2" && got[0] != "x write/write 0000000000000002@2~0000000000000001@3" {
+			t.Errorf("order %v: races %v, want only a@3 vs b@2", order, got)
+		}
+	}
+}

@@ -2,24 +2,67 @@ package analysis
 
 import (
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 )
 
+// raceRec is a race found but not yet drained: cheap to keep, turned into
+// a Race by Drain.
+type raceRec struct {
+	v     *variable
+	p, a  *access
+	late  bool
+	g     *group
+	count int
+}
+
+// groupID identifies a distinct race: the variable pattern, the kind and
+// the unordered pair of code locations (x before y).
+type groupID struct {
+	pattern string
+	write   bool // write/write
+	x, y    Location
+}
+
 // report records the race between retained access p and access a of
 // variable v.
 func (d *Detector) report(v *variable, p, a *access, late bool) {
+	id := groupID{pattern: d.cfg.Pattern(v.key.name), write: p.write && a.write, x: *p.where, y: *a.where}
+	if locLess(id.y, id.x) {
+		id.x, id.y = id.y, id.x
+	}
+	g := d.groups[id]
+	if g == nil {
+		kind := ReadWrite
+		if id.write {
+			kind = WriteWrite
+		}
+		g = &group{first: fromUnixNano(min(p.wall, a.wall)), key: groupKey(id.pattern, kind, &id.x, &id.y)}
+		d.addGroup(id, g)
+		d.stats.Groups++
+	}
+	g.count++
+	d.stats.Races++
+	if len(d.races) < maxUndrained {
+		d.races = append(d.races, raceRec{v: v, p: p, a: a, late: late, g: g, count: g.count})
+	}
+}
+
+// race turns a record into the public form.
+func (d *Detector) race(rec *raceRec) Race {
+	p, a := rec.p, rec.a
 	r := Race{
-		Var:      v.key.name,
-		Shared:   v.key.proc == nil,
+		Var:      rec.v.key.name,
+		Shared:   rec.v.key.proc == nil,
 		Kind:     ReadWrite,
 		Severity: SeverityWarning,
 		Previous: p.export(),
 		Current:  a.export(),
 		Reason:   reason(p, a),
-		Late:     late,
+		Late:     rec.late,
+		Count:    rec.count,
+		First:    rec.g.first,
 	}
 	if p.write && a.write {
 		r.Kind, r.Severity = WriteWrite, SeverityError
@@ -27,37 +70,36 @@ func (d *Detector) report(v *variable, p, a *access, late bool) {
 			r.LostUpdate, r.Severity = lu, SeverityCritical
 		}
 	}
-	r.Group = groupKey(d.cfg.Pattern(r.Var), r.Kind, p.where, a.where)
-	g := d.groups[r.Group]
-	if g == nil {
-		g = &group{first: fromUnixNano(min(p.wall, a.wall))}
-		d.addGroup(r.Group, g)
-		d.stats.Groups++
-	}
-	g.count++
-	r.Count, r.First = g.count, g.first
-	d.stats.Races++
-	if len(d.races) < maxUndrained {
-		d.races = append(d.races, r)
-	}
+	r.Group = rec.g.key
+	return r
 }
 
 // addGroup tracks a new group, forgetting the oldest beyond
 // Config.MaxVariables groups.
-func (d *Detector) addGroup(key string, g *group) {
-	d.groups[key] = g
+func (d *Detector) addGroup(id groupID, g *group) {
+	d.groups[id] = g
 	if len(d.groupOrder) < d.cfg.MaxVariables {
-		d.groupOrder = append(d.groupOrder, key)
+		d.groupOrder = append(d.groupOrder, id)
 		return
 	}
 	delete(d.groups, d.groupOrder[d.groupNext])
 	d.stats.EvictedGroups++
-	d.groupOrder[d.groupNext] = key
+	d.groupOrder[d.groupNext] = id
 	d.groupNext = (d.groupNext + 1) % len(d.groupOrder)
 }
 
-// groupKey names a distinct race: the variable pattern, the kind and the
-// unordered pair of code locations.
+func locLess(a, b Location) bool {
+	if a.File != b.File {
+		return a.File < b.File
+	}
+	if a.Line != b.Line {
+		return a.Line < b.Line
+	}
+	return a.Function < b.Function
+}
+
+// groupKey names a distinct race in text: the variable pattern, the kind
+// and the unordered pair of code locations.
 func groupKey(pattern string, k RaceKind, a, b *Location) string {
 	x, y := a.String(), b.String()
 	if y < x {
@@ -91,21 +133,33 @@ func (p *access) export() Access {
 
 // reason says why p and a are unordered.
 func reason(p, a *access) string {
-	var b strings.Builder
+	var b []byte
+	pe, ae := Epoch{Thread: p.thread.id, Seq: p.seq}, Epoch{Thread: a.thread.id, Seq: a.seq}
 	if p.thread.trace != a.thread.trace {
-		fmt.Fprintf(&b, "the accesses are in different traces (%s and %s) and no RPC, spawn, await or lock edge leads from one to the other",
-			shortTrace(p.thread.trace), shortTrace(a.thread.trace))
+		b = append(b, "the accesses are in different traces ("...)
+		b = appendTrace(b, p.thread.trace)
+		b = append(b, " and "...)
+		b = appendTrace(b, a.thread.trace)
+		b = append(b, ") and no RPC, spawn, await or lock edge leads from one to the other"...)
 	} else {
-		fmt.Fprintf(&b, "threads %s and %s of trace %s run concurrently: neither %s nor %s happens before the other",
-			p.thread.id, a.thread.id, shortTrace(a.thread.trace),
-			Epoch{Thread: p.thread.id, Seq: p.seq}, Epoch{Thread: a.thread.id, Seq: a.seq})
+		b = append(b, "threads "...)
+		b = p.thread.id.AppendText(b)
+		b = append(b, " and "...)
+		b = a.thread.id.AppendText(b)
+		b = append(b, " of trace "...)
+		b = appendTrace(b, a.thread.trace)
+		b = append(b, " run concurrently: neither "...)
+		b = pe.AppendText(b)
+		b = append(b, " nor "...)
+		b = ae.AppendText(b)
+		b = append(b, " happens before the other"...)
 	}
 	pl, al := p.locks(), a.locks()
 	switch {
 	case len(pl) == 0 && len(al) == 0:
-		b.WriteString("; neither holds a lock")
+		b = append(b, "; neither holds a lock"...)
 	case p.proc != a.proc:
-		b.WriteString("; their locks are in different processes, so no lock orders them")
+		b = append(b, "; their locks are in different processes, so no lock orders them"...)
 	default:
 		var common []string
 		for _, l := range pl {
@@ -114,12 +168,18 @@ func reason(p, a *access) string {
 			}
 		}
 		if len(common) == 0 {
-			fmt.Fprintf(&b, "; no common lock (%s vs %s)", lockList(pl), lockList(al))
+			b = append(b, "; no common lock ("...)
+			b = append(b, lockList(pl)...)
+			b = append(b, " vs "...)
+			b = append(b, lockList(al)...)
+			b = append(b, ')')
 		} else {
-			fmt.Fprintf(&b, "; both hold %s but its acquire was not ordered after the other's release", lockList(common))
+			b = append(b, "; both hold "...)
+			b = append(b, lockList(common)...)
+			b = append(b, " but its acquire was not ordered after the other's release"...)
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 func (p *access) locks() []string {
@@ -136,11 +196,13 @@ func lockList(l []string) string {
 	return strings.Join(l, ", ")
 }
 
-func shortTrace(t [16]byte) string {
+func shortTrace(t [16]byte) string { return string(appendTrace(nil, t)) }
+
+func appendTrace(b []byte, t [16]byte) []byte {
 	if t == ([16]byte{}) {
-		return "?"
+		return append(b, '?')
 	}
-	return hex.EncodeToString(t[:])
+	return hex.AppendEncode(b, t[:])
 }
 
 // lostUpdate classifies two racing writes that both replaced the same old

@@ -31,6 +31,7 @@ type Stats struct {
 	EvictedClockEntries uint64 // clock components dropped (MaxClockEntries)
 	EvictedPending      uint64 // events forced out of a full pending buffer (MaxPending)
 	EvictedGroups       uint64 // race groups forgotten (their count restarts)
+	EvictedSnapshots    uint64 // published clocks dropped before an edge named them (MaxThreads)
 
 	Pending   int // events waiting for predecessors
 	Variables int // variables tracked

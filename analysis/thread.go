@@ -7,6 +7,13 @@ type thread struct {
 	clk  clock  // the clock at done (other threads' components)
 	wall int64  // wall time of done
 
+	// A thread's clock changes only where an edge joins in; since is the
+	// seq from which clk holds, and past the versions before it, so that
+	// an edge naming an earlier epoch gets that epoch's clock.
+	since uint64
+	past  [clockVersions]version
+	npast int
+
 	info    ThreadInfo
 	hasInfo bool
 	trace   [16]byte // the trace of the thread's first analysed event
@@ -75,4 +82,51 @@ func (ts *threads) evict(limit int) int {
 		t = prev
 	}
 	return n
+}
+
+// clockVersions bounds the past clock versions kept per thread.
+const clockVersions = 4
+
+// version is a thread's clock from seq since on.
+type version struct {
+	since uint64
+	clk   clock
+}
+
+// setClock makes c the thread's clock from seq on, keeping the previous
+// version when c differs.
+func (t *thread) setClock(c clock, seq uint64) {
+	if sameClock(c, t.clk) {
+		return
+	}
+	copy(t.past[1:], t.past[:clockVersions-1])
+	t.past[0] = version{since: t.since, clk: t.clk}
+	t.npast = min(t.npast+1, clockVersions)
+	t.clk, t.since = c, seq
+}
+
+// clockAt returns the thread's clock at its seq-th event (seq <= done):
+// exact within the versions kept, else the oldest kept.
+func (t *thread) clockAt(seq uint64) clock {
+	if seq >= t.since {
+		return t.clk
+	}
+	for i := range t.npast {
+		if seq >= t.past[i].since {
+			return t.past[i].clk
+		}
+	}
+	if t.npast == 0 {
+		return t.clk
+	}
+	return t.past[t.npast-1].clk
+}
+
+// sameClock reports whether a and b are the same clock (joins return their
+// input unchanged when they add nothing).
+func sameClock(a, b clock) bool {
+	if a.horizon != b.horizon || len(a.entries) != len(b.entries) {
+		return false
+	}
+	return len(a.entries) == 0 || &a.entries[0] == &b.entries[0]
 }

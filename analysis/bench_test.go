@@ -1,0 +1,362 @@
+package analysis_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/raceway-otel/raceway/analysis"
+)
+
+// The benchmark workload: request threads in a few processes of one
+// service, 64 in flight at a time, each doing 4 read-modify-writes. A
+// request works on one shard of accounts (one customer): its account
+// read-modify-writes are done under that shard's lock, as the code means
+// them to be (they never race, but every acquire joins the previous holder's
+// clock: the growth trap of DESIGN §2). One read-modify-write in eight is on
+// a small pool of statistics counters that the code forgot to lock: those
+// race. The execution is simulated in a global order so that the locks
+// really exclude each other. Events are kept in a compact form and expanded
+// on the fly (no allocation), so that 1M accesses fit in memory; the
+// expansion is part of the measured time.
+
+const (
+	wlProcs     = 4
+	wlVars      = 1024 // accounts per process
+	wlLocks     = 64   // shards (and shard locks) per process
+	wlCounters  = 64   // unlocked counters per process
+	wlSlots     = 64   // requests in flight
+	wlRMWs      = 4    // per request
+	wlValueMods = 1000
+)
+
+type wlEvent struct {
+	kind   analysis.Kind
+	proc   uint8
+	loc    uint8
+	thread uint32
+	seq    uint32
+	v      int32 // variable or lock index
+	val    int32 // New (read value, or value written)
+	old    int32
+	edge   analysis.Epoch // After (at most one in this workload) or Sync
+}
+
+type workload struct {
+	events   []wlEvent
+	threads  []analysis.ThreadID
+	accesses int
+	procs    []string
+	vars     []string
+	locks    []string
+	values   []string
+	locs     []analysis.Location
+	base     time.Time
+	step     time.Duration
+	held     [1]string
+	after    [1]analysis.Epoch
+}
+
+var wlCache = map[int]*workload{}
+
+// buildWorkload returns the deterministic workload with n accesses.
+func buildWorkload(n int) *workload {
+	if w, ok := wlCache[n]; ok {
+		return w
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 2026))
+	w := &workload{base: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC), step: time.Microsecond}
+	for p := range wlProcs {
+		w.procs = append(w.procs, fmt.Sprintf("shop-%d", p))
+	}
+	for v := range wlVars {
+		w.vars = append(w.vars, fmt.Sprintf("accounts/%d.balance", v))
+	}
+	for v := range wlCounters {
+		w.vars = append(w.vars, fmt.Sprintf("stats/%d.count", v))
+	}
+	for l := range wlLocks {
+		w.locks = append(w.locks, fmt.Sprintf("shard%d.mu", l))
+	}
+	for v := range wlValueMods {
+		w.values = append(w.values, strconv.Itoa(v))
+	}
+	w.locs = []analysis.Location{
+		{File: "bank.go", Line: 37, Function: "bank.Transfer"},
+		{File: "bank.go", Line: 42, Function: "bank.Transfer"},
+		{File: "bank.go", Line: 51, Function: "bank.Deposit"},
+		{File: "bank.go", Line: 52, Function: "bank.Deposit"},
+		{File: "bank.go", Line: 20, Function: "bank.Handler"},
+	}
+	type step struct {
+		kind analysis.Kind
+		v    int32
+		loc  uint8
+	}
+	type req struct {
+		thread  uint32
+		proc    uint8
+		seq     uint32
+		steps   []step
+		readVal int32
+	}
+	type lockState struct {
+		strand analysis.ThreadID
+		n      uint32
+		held   bool
+	}
+	locks := make([]lockState, wlProcs*wlLocks)
+	for i := range locks {
+		locks[i].strand = analysis.ThreadID(rng.Uint64() | 1)
+	}
+	nvars := wlVars + wlCounters
+	values := make([]int32, wlProcs*nvars)
+	newReq := func() *req {
+		r := &req{thread: uint32(len(w.threads)), proc: uint8(rng.IntN(wlProcs))}
+		w.threads = append(w.threads, analysis.ThreadID(rng.Uint64()|1))
+		r.steps = append(r.steps, step{kind: analysis.KindStart, loc: 4})
+		shard := rng.IntN(wlLocks)
+		for range wlRMWs {
+			if rng.IntN(8) == 0 {
+				v := int32(wlVars + rng.IntN(wlCounters))
+				r.steps = append(r.steps, step{analysis.KindRead, v, 0}, step{analysis.KindWrite, v, 1})
+				continue
+			}
+			v := int32(shard + wlLocks*rng.IntN(wlVars/wlLocks))
+			l := int32(shard) + int32(r.proc)*wlLocks
+			r.steps = append(r.steps, step{analysis.KindAcquire, l, 4},
+				step{analysis.KindRead, v, 2}, step{analysis.KindWrite, v, 3}, step{analysis.KindRelease, l, 4})
+		}
+		r.steps = append(r.steps, step{kind: analysis.KindEnd, loc: 4})
+		return r
+	}
+	var slots [wlSlots]*req
+	for i := range slots {
+		slots[i] = newReq()
+	}
+	for w.accesses < n {
+		r := slots[rng.IntN(wlSlots)]
+		s := r.steps[0]
+		if s.kind == analysis.KindAcquire && locks[s.v].held {
+			continue // blocked: another request holds the lock
+		}
+		r.steps = r.steps[1:]
+		r.seq++
+		e := wlEvent{kind: s.kind, proc: r.proc, loc: s.loc, thread: r.thread, seq: r.seq, v: s.v}
+		switch s.kind {
+		case analysis.KindAcquire:
+			l := &locks[s.v]
+			l.held = true
+			if l.n > 0 {
+				e.edge = analysis.Epoch{Thread: l.strand, Seq: uint64(l.n)}
+			}
+		case analysis.KindRelease:
+			l := &locks[s.v]
+			l.held = false
+			l.n++
+			e.edge = analysis.Epoch{Thread: l.strand, Seq: uint64(l.n)}
+		case analysis.KindRead:
+			r.readVal = values[int(r.proc)*nvars+int(s.v)]
+			e.val = r.readVal
+			w.accesses++
+		case analysis.KindWrite:
+			e.old = r.readVal
+			e.val = r.readVal + 1 + int32(rng.IntN(100))
+			values[int(r.proc)*nvars+int(s.v)] = e.val
+			w.accesses++
+		}
+		w.events = append(w.events, e)
+		if len(r.steps) == 0 {
+			for i := range slots {
+				if slots[i] == r {
+					slots[i] = newReq()
+				}
+			}
+		}
+	}
+	wlCache[n] = w
+	return w
+}
+
+// fill expands event i into e, reusing w's buffers for its slices (the
+// detector keeps no reference to them).
+func (w *workload) fill(i int, e *analysis.Event) {
+	r := &w.events[i]
+	id := w.threads[r.thread]
+	*e = analysis.Event{
+		Kind:    r.kind,
+		Epoch:   analysis.Epoch{Thread: id, Seq: uint64(r.seq)},
+		Service: "shop",
+		Process: w.procs[r.proc],
+		Time:    w.base.Add(time.Duration(i) * w.step),
+		Where:   w.locs[r.loc],
+	}
+	binary.LittleEndian.PutUint64(e.TraceID[:], uint64(id))
+	binary.LittleEndian.PutUint64(e.SpanID[:], uint64(id))
+	switch r.kind {
+	case analysis.KindStart:
+		e.Origin = analysis.OriginRequest
+	case analysis.KindAcquire:
+		e.Lock = w.locks[int(r.v)%wlLocks]
+		if !r.edge.IsZero() {
+			w.after[0] = r.edge
+			e.After = w.after[:]
+		}
+	case analysis.KindRelease:
+		e.Lock = w.locks[int(r.v)%wlLocks]
+		e.Sync = r.edge
+	case analysis.KindRead, analysis.KindWrite:
+		e.Var = w.vars[r.v]
+		e.HasValues = true
+		e.New = w.values[int(r.val)%wlValueMods]
+		if r.kind == analysis.KindWrite {
+			e.Old = w.values[int(r.old)%wlValueMods]
+		}
+		if r.loc >= 2 {
+			w.held[0] = w.locks[int(r.v)%wlLocks]
+			e.LocksHeld = w.held[:]
+		}
+	}
+}
+
+// materialize returns the workload as independent Events (for the oracle).
+func (w *workload) materialize() []analysis.Event {
+	out := make([]analysis.Event, len(w.events))
+	for i := range out {
+		w.fill(i, &out[i])
+		out[i].After = slices.Clone(out[i].After)
+		out[i].LocksHeld = slices.Clone(out[i].LocksHeld)
+	}
+	return out
+}
+
+func BenchmarkDetector(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
+			w := buildWorkload(n)
+			var races uint64
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				d, err := analysis.NewDetector(analysis.Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var e analysis.Event
+				for i := range w.events {
+					w.fill(i, &e)
+					if err := d.Add(e, e.Time); err != nil {
+						b.Fatal(err)
+					}
+					if i%4096 == 4095 {
+						d.Drain()
+					}
+				}
+				d.Flush()
+				d.Drain()
+				st := d.Stats()
+				if st.Accesses != uint64(w.accesses) || st.Forced != 0 {
+					b.Fatalf("Stats: %d accesses analysed of %d, %d forced", st.Accesses, w.accesses, st.Forced)
+				}
+				races = st.Races
+			}
+			b.StopTimer()
+			cpu := cpuTime() - cpu0
+			runtime.ReadMemStats(&after)
+			total := float64(b.N) * float64(w.accesses)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/access")
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu)/total, "cpu-ns/access")
+			}
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/access")
+			b.ReportMetric(float64(races), "races")
+		})
+	}
+}
+
+// BenchmarkOracle runs the all-pairs oracle (Raceway's method) on the same
+// workload. It is O(n²): run it with -benchtime=1x.
+func BenchmarkOracle(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
+			w := buildWorkload(n)
+			events := w.materialize()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			var races int
+			for range b.N {
+				o, err := newOracle(events, analysis.DefaultWindow)
+				if err != nil {
+					b.Fatal(err)
+				}
+				races = 0
+				o.each(func(a, b *oracleAccess) { races++ })
+			}
+			b.StopTimer()
+			cpu := cpuTime() - cpu0
+			total := float64(b.N) * float64(w.accesses)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/access")
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu)/total, "cpu-ns/access")
+			}
+			b.ReportMetric(float64(races), "races")
+		})
+	}
+}
+
+// BenchmarkBytesPerVariable tracks N distinct variables, each written once
+// (by one of 100 threads, at one interned location), and reports the heap
+// the detector retains per variable: the common, epoch-only state. The
+// variable names are made inside the measurement and not kept by the
+// benchmark, so whatever the detector keeps of them counts.
+func BenchmarkBytesPerVariable(b *testing.B) {
+	const n, threads = 100_000, 100
+	loc := analysis.Location{File: "store.go", Line: 10, Function: "store.Put"}
+	var perVar float64
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		d, err := analysis.NewDetector(analysis.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+		for t := range threads {
+			id := analysis.ThreadID(0x1000 + t)
+			e := analysis.Event{Kind: analysis.KindStart, Epoch: analysis.Epoch{Thread: id, Seq: 1},
+				Service: "store", Process: "store-1", Time: now, Where: loc}
+			if err := d.Add(e, now); err != nil {
+				b.Fatal(err)
+			}
+			for k := range n / threads {
+				e.Kind = analysis.KindWrite
+				e.Epoch.Seq = uint64(k + 2)
+				e.Var = "kv/" + strconv.Itoa(t*(n/threads)+k)
+				if err := d.Add(e, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		d.Flush()
+		if races := d.Drain(); len(races) != 0 {
+			b.Fatalf("%d races among distinct variables", len(races))
+		}
+		if st := d.Stats(); st.Variables != n {
+			b.Fatalf("Stats.Variables = %d, want %d", st.Variables, n)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perVar = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
+		runtime.KeepAlive(d)
+	}
+	b.ReportMetric(perVar, "B/var")
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/raceway-otel/raceway/examples/internal/telemetry"
+)
+
+type loadConfig struct {
+	gateway                        string
+	checkouts, concurrency, audits int
+}
+
+// load runs three phases against the gateway: concurrent checkouts, then
+// sequential audits from one thread, then one notify.
+func load(ctx context.Context, cfg loadConfig) error {
+	if err := loopbackURL(cfg.gateway); err != nil {
+		return fmt.Errorf("-gateway: %w", err)
+	}
+	cfg.checkouts = min(max(cfg.checkouts, 0), 10_000)
+	cfg.concurrency = min(max(cfg.concurrency, 1), 64)
+	cfg.audits = min(max(cfg.audits, 0), 100)
+	tel, err := telemetry.New(ctx, "shop-load")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
+	tracer := tel.Provider.Tracer("shop-load")
+	post := func(ctx context.Context, path string) error {
+		ctx, span := tracer.Start(ctx, path, trace.WithNewRoot())
+		defer span.End()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.gateway+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := tel.Client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		return nil
+	}
+
+	// Phase 1: concurrent checkouts.
+	jobs := make(chan struct{})
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for range cfg.concurrency {
+		wg.Go(func() {
+			for range jobs {
+				if err := post(ctx, "/checkout"); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for range cfg.checkouts {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("%d checkouts failed, first: %w", len(errs), errs[0])
+	}
+	// Phase 2: audits, one after the other from this goroutine.
+	for range cfg.audits {
+		if err := post(ctx, "/audit"); err != nil {
+			return err
+		}
+	}
+	// Phase 3: one notify, whose background job races with its handler.
+	if err := post(ctx, "/notify"); err != nil {
+		return err
+	}
+	fmt.Printf("shop load: %d checkouts, %d audits, 1 notify\n", cfg.checkouts, cfg.audits)
+	return nil
+}
