@@ -1,0 +1,255 @@
+package racewayprocessor
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+
+	"github.com/raceway-otel/raceway/analysis"
+	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadata"
+	"github.com/raceway-otel/raceway/racewayotel/convention"
+)
+
+// Benchmark traffic: every batch holds benchTraces request traces of
+// benchSpansPerTrace spans. The server span of each trace carries three
+// Raceway records (thread.start, read, write of the session state); the
+// other spans are ordinary client/database spans with a few attributes. One
+// request in 100 touches a hot account, so races are found and annotated.
+const (
+	benchTraces        = 20
+	benchSpansPerTrace = 5
+	benchSpans         = benchTraces * benchSpansPerTrace
+)
+
+func benchBatch(n int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	at := base.Add(time.Duration(n) * 100 * time.Millisecond)
+	for t := 0; t < benchTraces; t++ {
+		req := uint64(n*benchTraces + t + 1)
+		var tid pcommon.TraceID
+		binary.BigEndian.PutUint64(tid[:8], req)
+		binary.BigEndian.PutUint64(tid[8:], req*0x9e3779b97f4a7c15)
+		rs := td.ResourceSpans().AppendEmpty()
+		res := rs.Resource().Attributes()
+		res.PutStr("service.name", "bank")
+		res.PutStr("service.instance.id", "bank-1")
+		res.PutStr("host.name", "bank-7d9f")
+		res.PutStr("telemetry.sdk.language", "go")
+		ss := rs.ScopeSpans().AppendEmpty()
+		ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
+		for s := 0; s < benchSpansPerTrace; s++ {
+			span := ss.Spans().AppendEmpty()
+			span.SetTraceID(tid)
+			var sid pcommon.SpanID
+			binary.BigEndian.PutUint64(sid[:], req<<3|uint64(s+1))
+			span.SetSpanID(sid)
+			start := at.Add(time.Duration(t) * time.Millisecond)
+			span.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+			span.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(5 * time.Millisecond)))
+			a := span.Attributes()
+			if s > 0 {
+				span.SetName("SELECT accounts")
+				span.SetKind(ptrace.SpanKindClient)
+				span.SetParentSpanID(pcommon.SpanID(binary.BigEndian.AppendUint64(nil, req<<3|1)))
+				a.PutStr("db.system.name", "postgresql")
+				a.PutStr("db.query.text", "SELECT balance FROM accounts WHERE id = $1")
+				a.PutStr("server.address", "db.internal")
+				a.PutInt("server.port", 5432)
+				continue
+			}
+			span.SetName("POST /transfer")
+			span.SetKind(ptrace.SpanKindServer)
+			a.PutStr("http.request.method", "POST")
+			a.PutStr("url.path", "/transfer")
+			a.PutInt("http.response.status_code", 200)
+			account := fmt.Sprintf("sessions.%d.state", req)
+			if req%100 == 0 {
+				account = "accounts.hot.balance"
+			}
+			thread := req * 0x9e3779b97f4a7c15
+			if thread == 0 {
+				thread = 1
+			}
+			for _, r := range []rec{
+				{kind: "thread.start", thread: thread, seq: 1, origin: "request", name: "POST /transfer", file: "handler.go", line: 20, fn: "main.handleTransfer"},
+				{kind: "read", thread: thread, seq: 2, v: account, val: str("1000"), file: "transfer.go", line: 37, fn: "main.transfer"},
+				{kind: "write", thread: thread, seq: 3, v: account, old: str("1000"), val: str("900"), file: "transfer.go", line: 42, fn: "main.transfer"},
+			} {
+				r.proc = "bank-1"
+				r.at = start.Sub(base) + time.Duration(r.seq)*time.Millisecond
+				addRecord(span, r)
+			}
+		}
+	}
+	return td
+}
+
+// exporterSink stands for the rest of the pipeline: it marshals what it
+// receives to OTLP protobuf, as the OTLP exporter does.
+type exporterSink struct{ bytes int }
+
+func (e *exporterSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (e *exporterSink) ConsumeTraces(_ context.Context, td ptrace.Traces) error {
+	var m ptrace.ProtoMarshaler
+	b, err := m.MarshalTraces(td)
+	e.bytes += len(b)
+	return err
+}
+
+// BenchmarkProcessor measures collector CPU per span for the same traffic
+// through a pipeline without the processor (OTLP unmarshal as the receiver
+// does, then OTLP marshal as the exporter does) and with the processor in
+// front of the exporter. Each iteration is one batch of benchSpans spans;
+// the batches (with fresh trace and thread ids) are generated before the
+// timer starts.
+func BenchmarkProcessor(b *testing.B) {
+	// wire returns b.N distinct batches in OTLP protobuf, generated before
+	// the timer starts.
+	wire := func(b *testing.B) [][]byte {
+		bufs := make([][]byte, b.N)
+		var m ptrace.ProtoMarshaler
+		for i := range bufs {
+			buf, err := m.MarshalTraces(benchBatch(i))
+			require.NoError(b, err)
+			bufs[i] = buf
+		}
+		runtime.GC()
+		return bufs
+	}
+	perSpan := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchSpans), "ns/span")
+	}
+
+	b.Run("without", func(b *testing.B) {
+		sink := &exporterSink{}
+		var u ptrace.ProtoUnmarshaler
+		bufs := wire(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			td, err := u.UnmarshalTraces(bufs[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := sink.ConsumeTraces(context.Background(), td); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perSpan(b)
+	})
+
+	b.Run("with", func(b *testing.B) {
+		sink := &exporterSink{}
+		cfg := createDefaultConfig().(*Config)
+		p, err := newProcessor(processortest.NewNopSettings(metadata.Type), cfg, sink)
+		require.NoError(b, err)
+		now := base.Add(time.Hour)
+		p.now = func() time.Time { return now }
+		var u ptrace.ProtoUnmarshaler
+		ctx := context.Background()
+		bufs := wire(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			td, err := u.UnmarshalTraces(bufs[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := p.ConsumeTraces(ctx, td); err != nil {
+				b.Fatal(err)
+			}
+			// 10 batches a second; the ticker runs every wait/10 = 1s.
+			now = now.Add(100 * time.Millisecond)
+			if i%10 == 9 {
+				p.tick(ctx, now)
+			}
+		}
+		// Flush what is still held, so that both pipelines export everything.
+		if err := p.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+		perSpan(b)
+		b.StopTimer()
+		s := p.det.Stats()
+		b.ReportMetric(float64(s.Races)/float64(b.N), "races/batch")
+		if s.Events != uint64(b.N*benchTraces*3) {
+			b.Fatalf("analysed %d events, want %d", s.Events, b.N*benchTraces*3)
+		}
+	})
+}
+
+// BenchmarkProcessorInterleaved runs every batch through both pipelines in
+// turn (without, then with the processor), timing each, so that load on the
+// machine and GC affect both alike; it reports ns/span for each and their
+// ratio.
+func BenchmarkProcessorInterleaved(b *testing.B) {
+	bufs := make([][]byte, b.N)
+	var m ptrace.ProtoMarshaler
+	for i := range bufs {
+		buf, err := m.MarshalTraces(benchBatch(i))
+		require.NoError(b, err)
+		bufs[i] = buf
+	}
+	runtime.GC()
+	plain := &exporterSink{}
+	sink := &exporterSink{}
+	p, err := newProcessor(processortest.NewNopSettings(metadata.Type), createDefaultConfig().(*Config), sink)
+	require.NoError(b, err)
+	now := base.Add(time.Hour)
+	p.now = func() time.Time { return now }
+	var u ptrace.ProtoUnmarshaler
+	ctx := context.Background()
+	var without, with time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		td, err := u.UnmarshalTraces(bufs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := plain.ConsumeTraces(ctx, td); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		td, err = u.UnmarshalTraces(bufs[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.ConsumeTraces(ctx, td); err != nil {
+			b.Fatal(err)
+		}
+		now = now.Add(100 * time.Millisecond)
+		if i%10 == 9 {
+			p.tick(ctx, now)
+		}
+		t2 := time.Now()
+		without += t1.Sub(t0)
+		with += t2.Sub(t1)
+	}
+	t0 := time.Now()
+	if err := p.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+	with += time.Since(t0)
+	b.StopTimer()
+	spans := float64(b.N * benchSpans)
+	b.ReportMetric(float64(without.Nanoseconds())/spans, "ns/span-without")
+	b.ReportMetric(float64(with.Nanoseconds())/spans, "ns/span-with")
+	b.ReportMetric(float64(with)/float64(without), "ratio")
+	if sink.bytes < plain.bytes {
+		b.Fatalf("the processor exported %d bytes, less than the %d received", sink.bytes, plain.bytes)
+	}
+}
+
+var _ = analysis.Epoch{}
+var _ = convention.RaceEvent
