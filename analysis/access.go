@@ -1,5 +1,7 @@
 package analysis
 
+import "slices"
+
 // access analyses a read or write of thread t whose clock is c: it reports
 // every unordered conflicting pair with the variable's FastTrack state and
 // history, then updates them.
@@ -100,38 +102,26 @@ func (d *Detector) late(t *thread, ev *Event) {
 
 // retains reports whether the variable's state holds thread's seq-th event.
 func (v *variable) retains(thread ThreadID, seq uint64) bool {
-	found := false
-	v.each(func(p *access) {
-		found = found || (p.thread.id == thread && p.seq == seq)
-	})
-	return found
-}
-
-// each calls f for every access the variable's state retains; an access
-// may be passed more than once.
-func (v *variable) each(f func(*access)) {
-	if v.w != nil {
-		f(v.w)
-	}
-	if v.r != nil {
-		f(v.r)
+	is := func(p *access) bool { return p != nil && p.thread.id == thread && p.seq == seq }
+	if is(v.w) || is(v.r) {
+		return true
 	}
 	if v.more != nil {
-		for _, p := range v.more.reads {
-			f(p)
-		}
-		for _, p := range v.more.hist {
-			f(p)
-		}
+		return slices.ContainsFunc(v.more.reads, is) || slices.ContainsFunc(v.more.hist, is)
 	}
+	return false
 }
 
-// check reports a against every retained conflicting access of another
-// thread that ordered does not order, within the race window.
+// check reports a against the retained conflicting accesses of other
+// threads that ordered does not order, within the race window: first the
+// FastTrack state (last write, last read or read set), which finds a race
+// on the variable if there is one; then, only when it did (or for a late
+// access, which has no FastTrack place), the history, to report the other
+// racing pairs too. The common, race-free access thus costs O(1).
 func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, late bool) {
 	var seen [24]*access
-	nseen := 0
-	v.each(func(p *access) {
+	nseen, found := 0, false
+	visit := func(p *access) {
 		if !differs(p, a.thread) || (!p.write && !a.write) {
 			return
 		}
@@ -151,8 +141,22 @@ func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, lat
 			d.stats.OutsideWindow++
 			return
 		}
+		found = true
 		d.report(v, p, a, late)
-	})
+	}
+	visit(v.w)
+	visit(v.r)
+	if v.more == nil {
+		return
+	}
+	for _, p := range v.more.reads {
+		visit(p)
+	}
+	if found || late {
+		for _, p := range v.more.hist {
+			visit(p)
+		}
+	}
 }
 
 // ordered reports whether access p happened before the point whose clock
@@ -199,7 +203,19 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 	if len(d.vars.byKey) > d.cfg.MaxVariables {
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
 	}
-	a := &access{
+	var a *access
+	if ev.HasValues || len(ev.LocksHeld) > 0 {
+		// One allocation for both.
+		ax := &struct {
+			access
+			x accessExtra
+		}{x: accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld}}
+		a = &ax.access
+		a.extra = &ax.x
+	} else {
+		a = new(access)
+	}
+	*a = access{
 		thread: t,
 		seq:    ev.Epoch.Seq,
 		wall:   wall,
@@ -207,9 +223,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 		proc:   d.intern(ev.Service, ev.Process),
 		span:   ev.SpanID,
 		write:  ev.Kind == KindWrite,
-	}
-	if ev.HasValues || len(ev.LocksHeld) > 0 {
-		a.extra = &accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld}
+		extra:  a.extra,
 	}
 	return v, a
 }

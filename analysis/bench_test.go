@@ -19,8 +19,8 @@ import (
 // read-modify-writes are done under that shard's lock, as the code means
 // them to be (they never race, but every acquire joins the previous holder's
 // clock: the growth trap of DESIGN §2). One read-modify-write in eight is on
-// a small pool of statistics counters that the code forgot to lock: those
-// race. The execution is simulated in a global order so that the locks
+// a pool of statistics counters that the code forgot to lock: those race. The
+// execution is simulated in a global order so that the locks
 // really exclude each other. Events are kept in a compact form and expanded
 // on the fly (no allocation), so that 1M accesses fit in memory; the
 // expansion is part of the measured time.
@@ -29,7 +29,6 @@ const (
 	wlProcs     = 4
 	wlVars      = 1024 // accounts per process
 	wlLocks     = 64   // shards (and shard locks) per process
-	wlCounters  = 64   // unlocked counters per process
 	wlSlots     = 64   // requests in flight
 	wlRMWs      = 4    // per request
 	wlValueMods = 1000
@@ -77,7 +76,12 @@ func buildWorkload(n int) *workload {
 	for v := range wlVars {
 		w.vars = append(w.vars, fmt.Sprintf("accounts/%d.balance", v))
 	}
-	for v := range wlCounters {
+	// Unlocked counters per process: as many as keep each one at about five
+	// accesses whatever n, so that the share of racing accesses (and so the
+	// work of reporting) does not grow with n and ns/access compares like
+	// with like.
+	counters := max(64, n/160)
+	for v := range counters {
 		w.vars = append(w.vars, fmt.Sprintf("stats/%d.count", v))
 	}
 	for l := range wlLocks {
@@ -114,7 +118,7 @@ func buildWorkload(n int) *workload {
 	for i := range locks {
 		locks[i].strand = analysis.ThreadID(rng.Uint64() | 1)
 	}
-	nvars := wlVars + wlCounters
+	nvars := wlVars + counters
 	values := make([]int32, wlProcs*nvars)
 	newReq := func() *req {
 		r := &req{thread: uint32(len(w.threads)), proc: uint8(rng.IntN(wlProcs))}
@@ -123,7 +127,7 @@ func buildWorkload(n int) *workload {
 		shard := rng.IntN(wlLocks)
 		for range wlRMWs {
 			if rng.IntN(8) == 0 {
-				v := int32(wlVars + rng.IntN(wlCounters))
+				v := int32(wlVars + rng.IntN(counters))
 				r.steps = append(r.steps, step{analysis.KindRead, v, 0}, step{analysis.KindWrite, v, 1})
 				continue
 			}

@@ -1,5 +1,7 @@
 package analysis
 
+import "slices"
+
 // clockEntry is one component of a detector clock: thread's first seq
 // events happened before, the last of them at wall time wall.
 type clockEntry struct {
@@ -40,52 +42,45 @@ func (c *clock) get(t ThreadID) (clockEntry, bool) {
 	return clockEntry{}, false
 }
 
-// joinInto returns the join of c and o plus the extra entry (the point o
-// describes), leaving out self (the owner of the result). It returns c
-// unchanged, without allocating, when o adds nothing. maxEntries bounds the
-// result; dropped counts the entries it had to drop.
-func joinInto(c clock, o clock, extra clockEntry, self ThreadID, maxEntries int) (out clock, dropped int) {
-	if !c.adds(o, extra, self) {
+// join returns the join of c, o and the extra entries (the points o
+// describes). It returns c unchanged when the others add nothing, and o's
+// entries, shared, when they cover c: both without allocating, which is
+// the common case of a lock acquire (the lock's clock covers the
+// acquirer's). maxEntries bounds the result; dropped counts the entries it
+// had to drop.
+//
+// A clock may hold an entry for its own thread (inherited through a lock
+// or an RPC); it is never consulted, since a thread's own accesses are
+// ordered by program order.
+func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped int) {
+	if !c.adds(o, extras) {
 		return c, 0
 	}
-	merged := make([]clockEntry, 0, len(c.entries)+len(o.entries)+1)
-	i, j := 0, 0
-	extraDone := extra.thread == 0 || extra.thread == self
-	push := func(e clockEntry) {
-		if e.thread == self {
-			return
-		}
-		if !extraDone && extra.thread <= e.thread {
-			if extra.thread == e.thread {
-				if extra.seq > e.seq {
-					e = extra
-				}
-				extraDone = true
-			} else {
-				merged = append(merged, extra)
-				extraDone = true
-			}
-		}
-		if n := len(merged); n > 0 && merged[n-1].thread == e.thread {
-			if e.seq > merged[n-1].seq {
-				merged[n-1] = e
-			}
-			return
-		}
-		merged = append(merged, e)
+	if o.coversAll(extras) && !o.adds(c, nil) {
+		return clock{entries: o.entries, horizon: max(c.horizon, o.horizon)}, 0
 	}
+	merged := make([]clockEntry, 0, len(c.entries)+len(o.entries)+len(extras))
+	i, j := 0, 0
 	for i < len(c.entries) || j < len(o.entries) {
 		switch {
-		case j == len(o.entries) || (i < len(c.entries) && c.entries[i].thread <= o.entries[j].thread):
-			push(c.entries[i])
+		case j == len(o.entries) || (i < len(c.entries) && c.entries[i].thread < o.entries[j].thread):
+			merged = append(merged, c.entries[i])
 			i++
+		case i == len(c.entries) || o.entries[j].thread < c.entries[i].thread:
+			merged = append(merged, o.entries[j])
+			j++
 		default:
-			push(o.entries[j])
+			e := c.entries[i]
+			if o.entries[j].seq > e.seq {
+				e = o.entries[j]
+			}
+			merged = append(merged, e)
+			i++
 			j++
 		}
 	}
-	if !extraDone {
-		merged = append(merged, extra)
+	for _, x := range extras {
+		merged = raise(merged, x)
 	}
 	out = clock{entries: merged, horizon: max(c.horizon, o.horizon)}
 	if len(out.entries) > maxEntries {
@@ -94,22 +89,45 @@ func joinInto(c clock, o clock, extra clockEntry, self ThreadID, maxEntries int)
 	return out, dropped
 }
 
-// adds reports whether joining o and extra into c would change c, in one
-// pass over both sorted entry lists.
-func (c *clock) adds(o clock, extra clockEntry, self ThreadID) bool {
-	if o.horizon > c.horizon {
-		return true
-	}
-	if extra.thread != 0 && extra.thread != self {
-		if e, ok := c.get(extra.thread); !ok || e.seq < extra.seq {
-			return true
+// raise sets x's thread to at least x.seq in the sorted entries, which it
+// may modify in place.
+func raise(entries []clockEntry, x clockEntry) []clockEntry {
+	lo, hi := 0, len(entries)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if entries[m].thread < x.thread {
+			lo = m + 1
+		} else {
+			hi = m
 		}
+	}
+	if lo < len(entries) && entries[lo].thread == x.thread {
+		if entries[lo].seq < x.seq {
+			entries[lo] = x
+		}
+		return entries
+	}
+	return slices.Insert(entries, lo, x)
+}
+
+// coversAll reports whether c holds every extra entry.
+func (c *clock) coversAll(extras []clockEntry) bool {
+	for _, x := range extras {
+		if e, ok := c.get(x.thread); !ok || e.seq < x.seq {
+			return false
+		}
+	}
+	return true
+}
+
+// adds reports whether joining o and extras into c would change c, in one
+// pass over both sorted entry lists.
+func (c *clock) adds(o clock, extras []clockEntry) bool {
+	if o.horizon > c.horizon || !c.coversAll(extras) {
+		return true
 	}
 	i := 0
 	for _, x := range o.entries {
-		if x.thread == self {
-			continue
-		}
 		for i < len(c.entries) && c.entries[i].thread < x.thread {
 			i++
 		}
@@ -122,16 +140,28 @@ func (c *clock) adds(o clock, extra clockEntry, self ThreadID) bool {
 
 // truncate keeps the limit entries with the latest wall times, raising the
 // horizon to the latest wall time dropped. It returns how many it dropped.
+// It works in place: call it only on entries no other clock shares.
 func (c *clock) truncate(limit int) int {
 	drop := len(c.entries) - limit
-	// Find the wall time below which entries go: a selection over a copy
-	// of the wall times (clocks are small, truncation is rare).
+	var cut int64
+	if drop == 1 {
+		// The common case: one entry too many after a join.
+		i := 0
+		for j, e := range c.entries {
+			if e.wall < c.entries[i].wall {
+				i = j
+			}
+		}
+		c.horizon = max(c.horizon, c.entries[i].wall)
+		c.entries = slices.Delete(c.entries, i, i+1)
+		return 1
+	}
 	walls := make([]int64, len(c.entries))
 	for i, e := range c.entries {
 		walls[i] = e.wall
 	}
-	cut := nthSmallest(walls, drop-1)
-	kept := c.entries[:0:0]
+	cut = nthSmallest(walls, drop-1)
+	kept := c.entries[:0]
 	dropped := 0
 	for _, e := range c.entries {
 		if dropped < drop && e.wall <= cut {

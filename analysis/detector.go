@@ -274,7 +274,7 @@ func (d *Detector) analyse(p *pending, forced bool) {
 	for _, a := range ev.After {
 		snap, extra := d.resolve(a, wall)
 		var dropped int
-		c, dropped = joinInto(c, snap, extra, t.id, d.cfg.MaxClockEntries)
+		c, dropped = join(c, snap, []clockEntry{extra}, d.cfg.MaxClockEntries)
 		d.stats.EvictedClockEntries += uint64(dropped)
 	}
 	prevDone := t.done
@@ -357,7 +357,12 @@ func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
 		return
 	}
 	prevDone := s.done
-	sc, dropped := joinInto(s.clk, c, clockEntry{thread: t.id, seq: ev.Epoch.Seq, wall: wall}, s.id, d.cfg.MaxClockEntries)
+	// The strand's clock holds its own entry, so that an acquire naming it
+	// can share it as is.
+	sc, dropped := join(s.clk, c, []clockEntry{
+		{thread: t.id, seq: ev.Epoch.Seq, wall: wall},
+		{thread: s.id, seq: ev.Sync.Seq, wall: wall},
+	}, d.cfg.MaxClockEntries)
 	d.stats.EvictedClockEntries += uint64(dropped)
 	s.setClock(sc, ev.Sync.Seq)
 	s.done, s.wall = ev.Sync.Seq, wall
