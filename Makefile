@@ -1,5 +1,7 @@
 # Thin aliases; the commands themselves need only Go.
-.PHONY: test bench
+.PHONY: demo test bench
+demo:
+	go run ./dev demo
 test:
 	go run ./dev test
 bench:

@@ -1,5 +1,6 @@
 // Command dev runs the project's checks across all of its Go modules:
 //
+//	go run ./dev demo    # the bank example under load → otelcol-raceway → Jaeger → races printed
 //	go run ./dev test    # gofmt, go vet, staticcheck and every test, end to end included
 //	go run ./dev bench   # the benchmarks whose figures docs/benchmarks.md publishes
 //
@@ -27,11 +28,13 @@ var modules = []string{
 const staticcheck = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 
 func main() {
-	if len(os.Args) != 2 {
+	if len(os.Args) < 2 {
 		usage()
 	}
 	var err error
 	switch os.Args[1] {
+	case "demo":
+		err = demo(os.Args[2:])
 	case "test":
 		err = test()
 	case "bench":
@@ -46,7 +49,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./dev test|bench")
+	fmt.Fprintln(os.Stderr, "usage: go run ./dev demo [-free-ports] [-n transfers] [-keep] [-v] | test | bench")
 	os.Exit(2)
 }
 

@@ -116,18 +116,36 @@ func (s *service) counted(next http.Handler) http.Handler {
 	})
 }
 
-// rmw reads a shared row, pauses, and writes it back changed by delta,
-// without a lock.
-func (s *service) rmw(ctx context.Context, row string, delta int) {
-	s.mu.Lock()
-	v := s.db[row]
-	s.mu.Unlock()
-	s.rw.TrackSharedStateChange(ctx, row, nil, v, racewayotel.Read)
+// holdStock is orders' read-modify-write of the shared stock row: read,
+// pause, write back one less, without a lock.
+func (s *service) holdStock(ctx context.Context) {
+	v := s.get(stockRow)
+	s.rw.TrackSharedStateChange(ctx, stockRow, nil, v, racewayotel.Read)
 	time.Sleep(pause)
+	s.set(stockRow, v-1)
+	s.rw.TrackSharedStateChange(ctx, stockRow, v, v-1, racewayotel.Write)
+}
+
+// takeStock is inventory's read-modify-write of the same row: another
+// service, other code, the same race.
+func (s *service) takeStock(ctx context.Context) {
+	stock := s.get(stockRow)
+	s.rw.TrackSharedStateChange(ctx, stockRow, nil, stock, racewayotel.Read)
+	time.Sleep(pause)
+	s.set(stockRow, stock-1)
+	s.rw.TrackSharedStateChange(ctx, stockRow, stock, stock-1, racewayotel.Write)
+}
+
+func (s *service) get(row string) int {
 	s.mu.Lock()
-	s.db[row] = v + delta
-	s.mu.Unlock()
-	s.rw.TrackSharedStateChange(ctx, row, v, v+delta, racewayotel.Write)
+	defer s.mu.Unlock()
+	return s.db[row]
+}
+
+func (s *service) set(row string, v int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.db[row] = v
 }
 
 // write writes a shared row.
@@ -167,14 +185,14 @@ func (s *service) gatewayCheckout(w http.ResponseWriter, r *http.Request) {
 
 func (s *service) ordersCreate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	s.rmw(ctx, stockRow, -1) // check and hold the stock
+	s.holdStock(ctx)
 	if s.call(ctx, w, "/reserve") {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
 func (s *service) inventoryReserve(w http.ResponseWriter, r *http.Request) {
-	s.rmw(r.Context(), stockRow, -1)
+	s.takeStock(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 

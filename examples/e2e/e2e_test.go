@@ -1,0 +1,281 @@
+// Package e2e runs the examples against the real otelcol-raceway (built by
+// ocb from builder-config.yaml) and a real Jaeger v2, all on loopback, and
+// checks through Jaeger's HTTP API what a user would look at.
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/raceway-otel/raceway/internal/jaegertest"
+	"github.com/raceway-otel/raceway/internal/stack"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func repoRoot(t *testing.T) string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// startStack starts Jaeger and the collector on free ports for the test.
+func startStack(t *testing.T) (*stack.Stack, string) {
+	if testing.Short() {
+		t.Skip("builds and runs Jaeger and otelcol-raceway")
+	}
+	root := repoRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+	s, err := stack.Start(ctx, stack.Options{Root: root, Progress: testWriter{t}, FreePorts: true, Wait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s, root
+}
+
+// serve starts an example server and waits until it listens.
+func serve(t *testing.T, s *stack.Stack, root, bin, name, addr string, args ...string) *stack.Process {
+	t.Helper()
+	p, err := stack.StartProcess(name, root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil, bin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.WaitListening(ctx, addr); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runToEnd runs an example command to completion.
+func runToEnd(t *testing.T, s *stack.Stack, root, bin string, args ...string) {
+	t.Helper()
+	p, err := stack.StartProcess(filepath.Base(bin)+" "+args[0], root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil, bin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	a, err := stack.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func build(t *testing.T, root, name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := stack.BuildExample(ctx, root, name, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func TestBank(t *testing.T) {
+	s, root := startStack(t)
+	bank := build(t, root, "bank")
+	ctx := context.Background()
+	since := func(start time.Time) func(stack.Finding) bool {
+		return func(f stack.Finding) bool { return !f.Start.Before(start) && f.Current.Service == "bank" }
+	}
+
+	// Racy: a finding trace for the balance, with both locations and a
+	// lost update.
+	start := time.Now()
+	addr := freeAddr(t)
+	srv := serve(t, s, root, bank, "bank racy", addr, "serve", "-listen", addr, "-mode", "racy")
+	runToEnd(t, s, root, bank, "load", "-target", "http://"+addr, "-n", "12", "-concurrency", "4")
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	racy, err := stack.WaitFindings(ctx, s.Jaeger, since(start), 1, 4*time.Second, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost *stack.Finding
+	for i, f := range racy {
+		t.Logf("racy: %s (trace %s)", f.Headline(), f.TraceID)
+		if f.Var == "accounts.alice.balance" && f.Kind == "write/write" && f.LostUpdate {
+			lost = &racy[i]
+		}
+	}
+	if lost == nil {
+		t.Fatalf("no write/write lost update on accounts.alice.balance among %d findings", len(racy))
+	}
+	server := filepath.Join(root, "examples", "bank", "server.go")
+	for _, side := range []stack.Side{lost.Previous, lost.Current} {
+		if side.File != server || side.Line == 0 || side.Service != "bank" {
+			t.Errorf("finding side %+v: want bank at %s:<line>", side, server)
+		}
+	}
+	if lost.Read != "1000" || lost.Final == "" || lost.Expected == "" {
+		t.Errorf("lost update read %q final %q expected %q: want both read 1000 and the numbers", lost.Read, lost.Final, lost.Expected)
+	}
+	if lost.Previous.TraceID == lost.Current.TraceID {
+		t.Errorf("the two transfers share trace %s, want two concurrent requests", lost.Current.TraceID)
+	}
+	if len(lost.Links) < 2 {
+		t.Errorf("finding span has %d references, want links to both access spans", len(lost.Links))
+	}
+	for _, want := range []string{"WARNING: RACE on accounts.alice.balance", "Previous write by bank", "server.go:", "Lost update: both writers read 1000"} {
+		if !strings.Contains(lost.Report, want) {
+			t.Errorf("report lacks %q:\n%s", want, lost.Report)
+		}
+	}
+	// The request spans that took part carry a raceway.race event.
+	tr, err := s.Jaeger.Trace(ctx, lost.Current.TraceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasEvent(tr, lost.Current.SpanID, "raceway.race") {
+		t.Errorf("span %s of trace %s has no raceway.race event", lost.Current.SpanID, lost.Current.TraceID)
+	}
+
+	// Fixed: no finding.
+	start = time.Now()
+	addr = freeAddr(t)
+	srv = serve(t, s, root, bank, "bank fixed", addr, "serve", "-listen", addr, "-mode", "fixed")
+	runToEnd(t, s, root, bank, "load", "-target", "http://"+addr, "-n", "12", "-concurrency", "4")
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	fixed, err := stack.WaitFindings(ctx, s.Jaeger, since(start), 0, 6*time.Second, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixed {
+		t.Errorf("fixed bank: %s", f.Headline())
+	}
+	// The fixed run's traces did reach Jaeger (the absence of findings is
+	// not an absence of data).
+	traces, err := s.Jaeger.Traces(ctx, "bank")
+	if err != nil || len(traces) < 24 {
+		t.Errorf("Jaeger has %d bank traces (err %v), want the 24 transfers of both runs", len(traces), err)
+	}
+}
+
+func TestDistributed(t *testing.T) {
+	s, root := startStack(t)
+	bin := build(t, root, "distributed")
+	ctx := context.Background()
+	inv, ord, gw := freeAddr(t), freeAddr(t), freeAddr(t)
+	serve(t, s, root, bin, "inventory", inv, "serve", "-service", "inventory", "-listen", inv)
+	serve(t, s, root, bin, "orders", ord, "serve", "-service", "orders", "-listen", ord, "-next", "http://"+inv)
+	gateway := serve(t, s, root, bin, "gateway", gw, "serve", "-service", "gateway", "-listen", gw, "-next", "http://"+ord)
+	start := time.Now()
+	runToEnd(t, s, root, bin, "load", "-gateway", "http://"+gw, "-n", "12", "-concurrency", "4", "-audits", "3")
+	if err := gateway.Stop(); err != nil { // flush; the others flush at cleanup
+		t.Fatal(err)
+	}
+	var all []stack.Finding
+	keep := func(f stack.Finding) bool { return !f.Start.Before(start) }
+	all, err := stack.WaitFindings(ctx, s.Jaeger, keep, 1, 5*time.Second, 90*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byVar := map[string][]stack.Finding{}
+	for _, f := range all {
+		t.Logf("distributed: %s (trace %s)", f.Headline(), f.TraceID)
+		byVar[f.Var] = append(byVar[f.Var], f)
+	}
+
+	// Scenario 5: orders and inventory race on the shared stock row.
+	cross := false
+	for _, f := range byVar["postgres/shop/products/42.stock"] {
+		services := []string{f.Previous.Service, f.Current.Service}
+		slices.Sort(services)
+		if services[0] == "inventory" && services[1] == "orders" {
+			cross = true
+		}
+	}
+	if !cross {
+		t.Errorf("no race between orders and inventory on the stock row: %v", byVar["postgres/shop/products/42.stock"])
+	}
+	// Scenario 12: per-process counters never race across processes (and
+	// each process guards its own).
+	for _, v := range []string{"request_count", "cache.size"} {
+		for _, f := range byVar[v] {
+			t.Errorf("per-process %s reported: %s", v, f.Headline())
+		}
+	}
+	// Scenario 6: the sequential audit path is ordered by the RPC edges.
+	for _, f := range byVar["postgres/shop/audit/1.last"] {
+		t.Errorf("sequential audit path reported: %s", f.Headline())
+	}
+	// Scenario 7: the detached job races with its handler, in one trace.
+	detached := false
+	for _, f := range byVar["orders.notifications.pending"] {
+		origins := []string{f.Previous.Origin, f.Current.Origin}
+		if f.Previous.TraceID == f.Current.TraceID && slices.Contains(origins, "detach") {
+			detached = true
+		}
+	}
+	if !detached {
+		t.Errorf("no same-trace race between the detached job and its handler: %v", byVar["orders.notifications.pending"])
+	}
+
+	// Jaeger derives the service graph from our spans.
+	deps, err := s.Jaeger.Dependencies(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := map[string]bool{}
+	for _, d := range deps {
+		edges[d.Parent+"→"+d.Child] = true
+	}
+	for _, want := range []string{"gateway→orders", "orders→inventory"} {
+		if !edges[want] {
+			t.Errorf("Jaeger's /api/dependencies lacks %s: %v", want, deps)
+		}
+	}
+}
+
+func hasEvent(tr jaegertest.Trace, spanID, name string) bool {
+	for _, sp := range tr.Spans {
+		if sp.SpanID != spanID {
+			continue
+		}
+		for _, l := range sp.Logs {
+			if v, ok := jaegertest.Tag(l.Fields, "event"); ok && v == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// testWriter sends build progress to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	for line := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
+		w.t.Log(line)
+	}
+	return len(b), nil
+}
+

@@ -1,0 +1,425 @@
+package racewayexporter
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configcompression"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/grpc"
+
+	"github.com/raceway-otel/raceway/exporter/racewayexporter/internal/metadata"
+	"github.com/raceway-otel/raceway/racewayotel/convention"
+)
+
+var (
+	accessTraceA = pcommon.TraceID{0xa1, 1}
+	accessSpanA  = pcommon.SpanID{0xa1, 2}
+	accessTraceB = pcommon.TraceID{0xb2, 1}
+	accessSpanB  = pcommon.SpanID{0xb2, 2}
+)
+
+// findingTraces builds what the raceway processor emits for a race, plus an
+// ordinary request span that the exporter must ignore.
+func findingTraces(kind, severity string, count int64) ptrace.Traces {
+	td := ptrace.NewTraces()
+
+	app := td.ResourceSpans().AppendEmpty()
+	app.Resource().Attributes().PutStr(convention.ServiceName, "bank")
+	s := app.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.SetName("GET /transfer")
+	s.Attributes().PutStr(convention.RaceVar, "not a finding: wrong service")
+
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr(convention.ServiceName, convention.FindingService)
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	spans.AppendEmpty().SetName("no raceway.race.var: ignored")
+	f := spans.AppendEmpty()
+	f.SetName("race accounts.alice.balance " + kind)
+	f.SetTraceID(pcommon.TraceID{0xf1, byte(count), kind[0]})
+	f.SetSpanID(pcommon.SpanID{0xf2, byte(count), kind[0]})
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	f.SetStartTimestamp(pcommon.NewTimestampFromTime(t0))
+	f.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Millisecond)))
+	for _, l := range []struct {
+		t pcommon.TraceID
+		s pcommon.SpanID
+	}{{accessTraceA, accessSpanA}, {accessTraceB, accessSpanB}} {
+		link := f.Links().AppendEmpty()
+		link.SetTraceID(l.t)
+		link.SetSpanID(l.s)
+	}
+	a := f.Attributes()
+	a.PutStr(convention.RaceVar, "accounts.alice.balance")
+	a.PutStr(convention.RaceScope, convention.ScopeProcess)
+	a.PutStr(convention.RaceKind, kind)
+	a.PutStr(convention.RaceSeverity, severity)
+	a.PutStr(convention.RaceGroup, "g-"+kind)
+	a.PutInt(convention.RaceCount, count)
+	a.PutStr(convention.RaceReport, "WARNING: RACE on accounts.alice.balance\nWrite by bank at transfer.go:42\nPrevious write by bank at transfer.go:42\n")
+	a.PutStr(convention.RacePrevious+convention.RaceService, "bank")
+	a.PutStr(convention.RaceCurrent+convention.RaceService, "audit")
+	a.PutStr(convention.RaceCurrent+convention.RaceFile, "transfer.go")
+	a.PutInt(convention.RaceCurrent+convention.RaceLine, 42)
+	a.PutStr("not.raceway", "dropped from the log record")
+	return td
+}
+
+// otlpSink is an in-process OTLP gRPC server for logs and metrics.
+type otlpSink struct {
+	mu      sync.Mutex
+	logs    []plog.Logs
+	metrics []pmetric.Metrics
+}
+
+func (s *otlpSink) addLogs(ld plog.Logs) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := plog.NewLogs()
+	ld.CopyTo(c)
+	s.logs = append(s.logs, c)
+}
+
+func (s *otlpSink) addMetrics(md pmetric.Metrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := pmetric.NewMetrics()
+	md.CopyTo(c)
+	s.metrics = append(s.metrics, c)
+}
+
+type logsServer struct {
+	plogotlp.UnimplementedGRPCServer
+	s *otlpSink
+}
+
+func (l *logsServer) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	l.s.addLogs(req.Logs())
+	return plogotlp.NewExportResponse(), nil
+}
+
+type metricsServer struct {
+	pmetricotlp.UnimplementedGRPCServer
+	s *otlpSink
+}
+
+func (m *metricsServer) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
+	m.s.addMetrics(req.Metrics())
+	return pmetricotlp.NewExportResponse(), nil
+}
+
+func (s *otlpSink) snapshot() ([]plog.Logs, []pmetric.Metrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]plog.Logs(nil), s.logs...), append([]pmetric.Metrics(nil), s.metrics...)
+}
+
+func startGRPCSink(t *testing.T) (*otlpSink, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	sink := &otlpSink{}
+	srv := grpc.NewServer()
+	plogotlp.RegisterGRPCServer(srv, &logsServer{s: sink})
+	pmetricotlp.RegisterGRPCServer(srv, &metricsServer{s: sink})
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return sink, ln.Addr().String()
+}
+
+func readBody(t *testing.T, r *http.Request) []byte {
+	var rd io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Errorf("gzip: %v", err)
+			return nil
+		}
+		rd = zr
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		t.Errorf("reading body: %v", err)
+	}
+	return body
+}
+
+func startHTTPSink(t *testing.T) (*otlpSink, string) {
+	t.Helper()
+	sink := &otlpSink{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		body := readBody(t, r)
+		req := plogotlp.NewExportRequest()
+		if err := req.UnmarshalProto(body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sink.addLogs(req.Logs())
+		out, _ := plogotlp.NewExportResponse().MarshalProto()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(out)
+	})
+	mux.HandleFunc("/v1/metrics", func(w http.ResponseWriter, r *http.Request) {
+		body := readBody(t, r)
+		req := pmetricotlp.NewExportRequest()
+		if err := req.UnmarshalProto(body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sink.addMetrics(req.Metrics())
+		out, _ := pmetricotlp.NewExportResponse().MarshalProto()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		_, _ = w.Write(out)
+	})
+	srv := httptest.NewServer(mux) // binds 127.0.0.1
+	t.Cleanup(srv.Close)
+	return sink, srv.URL
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 10s waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func runExporter(t *testing.T, cfg *Config, batches ...ptrace.Traces) {
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	ctx := context.Background()
+	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(ctx, componenttest.NewNopHost()))
+	for _, td := range batches {
+		require.NoError(t, exp.ConsumeTraces(ctx, td))
+	}
+	require.NoError(t, exp.Shutdown(ctx)) // drains the inner queues
+}
+
+func checkLogs(t *testing.T, logs []plog.Logs, want int) {
+	t.Helper()
+	var records []plog.LogRecord
+	for _, ld := range logs {
+		for i := 0; i < ld.ResourceLogs().Len(); i++ {
+			rl := ld.ResourceLogs().At(i)
+			svc, _ := rl.Resource().Attributes().Get(convention.ServiceName)
+			assert.Equal(t, convention.FindingService, svc.Str())
+			for j := 0; j < rl.ScopeLogs().Len(); j++ {
+				sl := rl.ScopeLogs().At(j)
+				assert.Equal(t, metadata.ScopeName, sl.Scope().Name())
+				for k := 0; k < sl.LogRecords().Len(); k++ {
+					records = append(records, sl.LogRecords().At(k))
+				}
+			}
+		}
+	}
+	require.Len(t, records, want)
+	var lr plog.LogRecord
+	for _, r := range records {
+		if r.TraceID() == (pcommon.TraceID{0xf1, 1, 'w'}) {
+			lr = r
+		}
+	}
+	require.NotEqual(t, plog.LogRecord{}, lr, "no log record for the first finding")
+	assert.Contains(t, lr.Body().Str(), "WARNING: RACE on accounts.alice.balance")
+	assert.Equal(t, EventName, lr.EventName())
+	assert.Equal(t, plog.SeverityNumberError, lr.SeverityNumber())
+	assert.Equal(t, "ERROR", lr.SeverityText())
+	assert.Equal(t, pcommon.TraceID{0xf1, 1, 'w'}, lr.TraceID())
+	assert.Equal(t, pcommon.SpanID{0xf2, 1, 'w'}, lr.SpanID())
+	attrs := lr.Attributes().AsRaw()
+	assert.Equal(t, "accounts.alice.balance", attrs[convention.RaceVar])
+	assert.Equal(t, "write/write", attrs[convention.RaceKind])
+	assert.EqualValues(t, 42, attrs[convention.RaceCurrent+convention.RaceLine])
+	assert.NotContains(t, attrs, convention.RaceReport, "the report is the body")
+	assert.NotContains(t, attrs, "not.raceway")
+	assert.Equal(t, []any{accessTraceA.String(), accessTraceB.String()}, attrs[AttrLinkedTraceIDs])
+	assert.Equal(t, []any{accessSpanA.String(), accessSpanB.String()}, attrs[AttrLinkedSpanIDs])
+}
+
+// lastPoints returns the latest (for cumulative counters: the highest) value
+// of each metric's data points, keyed by metric name and the point's
+// attributes. Batches may arrive out of order through the inner queue.
+func lastPoints(metrics []pmetric.Metrics) map[string]int64 {
+	out := map[string]int64{}
+	for _, md := range metrics {
+		rms := md.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			sms := rms.At(i).ScopeMetrics()
+			for j := 0; j < sms.Len(); j++ {
+				ms := sms.At(j).Metrics()
+				for k := 0; k < ms.Len(); k++ {
+					m := ms.At(k)
+					dps := m.Sum().DataPoints()
+					for d := 0; d < dps.Len(); d++ {
+						a := dps.At(d).Attributes()
+						key := m.Name()
+						for _, name := range []string{convention.RaceKind, convention.RaceSeverity, AttrServices, AttrOverflow} {
+							if v, ok := a.Get(name); ok {
+								key += " " + v.AsString()
+							}
+						}
+						out[key] = max(out[key], dps.At(d).IntValue())
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestExportGRPC(t *testing.T) {
+	sink, addr := startGRPCSink(t)
+	cfg := createDefaultConfig()
+	cfg.GRPC.ClientConfig.Endpoint = addr
+	cfg.GRPC.ClientConfig.TLS.Insecure = true
+	cfg.File.Path = filepath.Join(t.TempDir(), "findings.jsonl")
+
+	runExporter(t, cfg,
+		findingTraces("write/write", "error", 1),
+		findingTraces("write/write", "error", 3), // group count 1 -> 3: two more occurrences
+		findingTraces("read/write", "warning", 1),
+		ptrace.NewTraces(), // nothing to do
+	)
+	waitFor(t, "3 log records and the metrics at the sink", func() bool {
+		logs, metrics := sink.snapshot()
+		n := 0
+		for _, l := range logs {
+			n += l.LogRecordCount()
+		}
+		return n == 3 && len(metrics) == 3
+	})
+	logs, metrics := sink.snapshot()
+	checkLogs(t, logs, 3)
+	for _, m := range metrics {
+		sum := m.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum()
+		assert.True(t, sum.IsMonotonic())
+		assert.Equal(t, pmetric.AggregationTemporalityCumulative, sum.AggregationTemporality())
+	}
+	pts := lastPoints(metrics)
+	assert.Equal(t, map[string]int64{
+		MetricRaces + " write/write error audit,bank":        2,
+		MetricOccurrences + " write/write error audit,bank":  3,
+		MetricRaces + " read/write warning audit,bank":       1,
+		MetricOccurrences + " read/write warning audit,bank": 1,
+	}, pts)
+
+	// the JSON-lines file has one finding a line
+	f, err := os.Open(cfg.File.Path)
+	require.NoError(t, err)
+	defer f.Close()
+	var recs []FileRecord
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r FileRecord
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &r))
+		recs = append(recs, r)
+	}
+	require.Len(t, recs, 3)
+	assert.Equal(t, "accounts.alice.balance", recs[0].Var)
+	assert.Equal(t, "write/write", recs[0].Kind)
+	assert.Equal(t, "error", recs[0].Severity)
+	assert.Contains(t, recs[0].Report, "transfer.go:42")
+	assert.Equal(t, pcommon.TraceID{0xf1, 1, 'w'}.String(), recs[0].TraceID)
+	assert.Len(t, recs[0].Links, 2)
+	assert.EqualValues(t, 3, recs[1].Attributes[convention.RaceCount])
+}
+
+func TestExportHTTP(t *testing.T) {
+	sink, url := startHTTPSink(t)
+	cfg := createDefaultConfig()
+	cfg.Protocol, cfg.GRPC = ProtocolHTTP, nil
+	cfg.HTTP = defaultHTTPConfig()
+	cfg.HTTP.ClientConfig.Endpoint = url
+	cfg.HTTP.ClientConfig.Compression = configcompression.TypeGzip
+	cfg.HTTP.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	runExporter(t, cfg, findingTraces("write/write", "error", 1))
+	logs, metrics := sink.snapshot()
+	checkLogs(t, logs, 1)
+	assert.Equal(t, map[string]int64{
+		MetricRaces + " write/write error audit,bank":       1,
+		MetricOccurrences + " write/write error audit,bank": 1,
+	}, lastPoints(metrics))
+}
+
+func TestExportNoneFileBounded(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Protocol, cfg.GRPC = ProtocolNone, nil
+	cfg.File.Path = filepath.Join(t.TempDir(), "findings.jsonl")
+	one, err := json.Marshal(fileRecord(findings(findingTraces("write/write", "error", 1))[0]))
+	require.NoError(t, err)
+	cfg.File.MaxBytes = int64(len(one)+1) * 2 // room for two lines
+	runExporter(t, cfg,
+		findingTraces("write/write", "error", 1),
+		findingTraces("write/write", "error", 2),
+		findingTraces("write/write", "error", 3),
+	)
+	data, err := os.ReadFile(cfg.File.Path)
+	require.NoError(t, err)
+	assert.Equal(t, 2, strings.Count(string(data), "\n"))
+	assert.LessOrEqual(t, int64(len(data)), cfg.File.MaxBytes)
+}
+
+func TestSeverity(t *testing.T) {
+	for in, want := range map[string]plog.SeverityNumber{
+		"critical": plog.SeverityNumberError3,
+		"error":    plog.SeverityNumberError,
+		"warning":  plog.SeverityNumberWarn,
+		"":         plog.SeverityNumberWarn,
+	} {
+		got, _ := severity(in)
+		assert.Equal(t, want, got, in)
+	}
+}
+
+func TestCountersBounded(t *testing.T) {
+	c := newCounters(2)
+	res := pcommon.NewResource()
+	var fs []finding
+	for i := range 5 {
+		td := findingTraces("write/write", "error", 1)
+		f := findings(td)[0]
+		f.span.Attributes().PutStr(convention.RaceVar, "v"+string(rune('a'+i)))
+		f.span.Attributes().PutStr(convention.RaceGroup, "g"+string(rune('a'+i)))
+		fs = append(fs, f)
+	}
+	md, overflowed := c.add(fs, res, "test", time.Now())
+	assert.Equal(t, 3, overflowed)
+	assert.Len(t, c.series, 3) // two series and the overflow series
+	assert.LessOrEqual(t, len(c.groups), 2)
+	pts := lastPoints([]pmetric.Metrics{md})
+	assert.EqualValues(t, 3, pts[MetricRaces+" true"])
+	// a repeated report of a known group adds a race but no occurrence
+	md, _ = c.add(fs[:1], res, "test", time.Now())
+	pts = lastPoints([]pmetric.Metrics{md})
+	assert.EqualValues(t, 2, pts[MetricRaces+" write/write error audit,bank"])
+	assert.EqualValues(t, 1, pts[MetricOccurrences+" write/write error audit,bank"])
+}

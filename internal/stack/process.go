@@ -1,0 +1,168 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// StopTimeout is how long Stop waits after SIGTERM before it kills.
+const StopTimeout = 10 * time.Second
+
+// Process is a child process whose output is kept (the tail) for error
+// messages and optionally copied to a writer.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	out  *tail
+	done chan struct{}
+	err  error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartProcess starts bin with args and extra environment variables
+// (KEY=VALUE), in dir. Its output goes to the tail and to echo, if not nil.
+func StartProcess(name, dir string, env []string, echo io.Writer, bin string, args ...string) (*Process, error) {
+	p := &Process{Name: name, out: &tail{echo: echo}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Dir = dir
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Output returns the tail of the process's output.
+func (p *Process) Output() string { return p.out.String() }
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait waits for the process to exit by itself, within ctx.
+func (p *Process) Wait(ctx context.Context) error {
+	select {
+	case <-p.done:
+		if p.err != nil {
+			return fmt.Errorf("%s: %w\n%s", p.Name, p.err, p.Output())
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s did not finish: %w\n%s", p.Name, ctx.Err(), p.Output())
+	}
+}
+
+// Stop sends SIGTERM to the process group, kills it after StopTimeout, and
+// waits. An exit caused by the signal is not an error. Safe to call twice.
+func (p *Process) Stop() error {
+	p.stopOnce.Do(func() {
+		if p.Exited() {
+			return
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(StopTimeout):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+			p.stopErr = fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", p.Name, StopTimeout)
+		}
+	})
+	return p.stopErr
+}
+
+// WaitListening waits until addr accepts TCP connections, failing early
+// when the process exits.
+func (p *Process) WaitListening(ctx context.Context, addr string) error {
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before listening on %s: %v\n%s", p.Name, addr, p.err, p.Output())
+		case <-ctx.Done():
+			return fmt.Errorf("%s is not listening on %s: %w\n%s", p.Name, addr, ctx.Err(), p.Output())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// CheckFree returns a clear error when a loopback port is taken.
+func CheckFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s is taken by another program: stop it, or run with -free-ports", addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln.Close()
+}
+
+// FreeAddr returns a free loopback address.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// tail keeps the last 64 KiB written to it.
+type tail struct {
+	mu   sync.Mutex
+	buf  []byte
+	echo io.Writer
+}
+
+const tailSize = 64 << 10
+
+func (t *tail) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.echo != nil {
+		_, _ = t.echo.Write(b)
+	}
+	t.buf = append(t.buf, b...)
+	if len(t.buf) > tailSize {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
+	}
+	return len(b), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(string(t.buf), "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
