@@ -278,4 +278,3 @@ func (w testWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-

@@ -32,7 +32,7 @@ type Options struct {
 // ones: Jaeger's usual query port, the usual OTLP ports for the collector.
 var DemoPorts = struct {
 	JaegerQuery, JaegerQueryGRPC, JaegerOTLPGRPC, JaegerOTLPHTTP, JaegerHealth int
-	CollectorGRPC, CollectorHTTP, CollectorMetrics                            int
+	CollectorGRPC, CollectorHTTP, CollectorMetrics                             int
 }{16686, 16685, 14317, 14318, 13133, 4317, 4318, 8888}
 
 // Stack is a running Jaeger and otelcol-raceway pair: applications send
