@@ -23,6 +23,11 @@ type Detector struct {
 	vars    variables
 	procs   map[process]*process
 	locs    map[Location]*Location
+	// Small caches in front of procs and locs: most accesses repeat the
+	// last process and one of a few code locations.
+	lastProc *process
+	locCache [64]*Location
+	lockSets map[string][]string // shared one-lock LocksHeld sets
 
 	snaps     map[Epoch]snapshot
 	snapOrder []Epoch // ring of the keys of snaps, oldest at snapNext
@@ -63,15 +68,16 @@ func NewDetector(cfg Config) (*Detector, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Detector{
-		cfg:     cfg,
-		threads: threads{byID: make(map[ThreadID]*thread)},
-		vars:    variables{byKey: make(map[varKey]*variable)},
-		procs:   make(map[process]*process),
-		locs:    make(map[Location]*Location),
-		snaps:   make(map[Epoch]snapshot),
-		byEpoch: make(map[Epoch]*pending),
-		bySync:  make(map[Epoch]*pending),
-		groups:  make(map[groupID]*group),
+		cfg:      cfg,
+		threads:  threads{byID: make(map[ThreadID]*thread)},
+		vars:     variables{byKey: make(map[varKey]*variable)},
+		procs:    make(map[process]*process),
+		locs:     make(map[Location]*Location),
+		lockSets: make(map[string][]string),
+		snaps:    make(map[Epoch]snapshot),
+		byEpoch:  make(map[Epoch]*pending),
+		bySync:   make(map[Epoch]*pending),
+		groups:   make(map[groupID]*group),
 	}, nil
 }
 
@@ -85,11 +91,8 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		return err
 	}
 	d.stats.Events++
-	if len(e.After) > 0 {
-		e.After = append([]Epoch(nil), e.After...)
-	}
-	if len(e.LocksHeld) > 0 {
-		e.LocksHeld = append([]string(nil), e.LocksHeld...)
+	if len(e.LocksHeld) > 0 && e.Kind.IsAccess() {
+		e.LocksHeld = d.lockSet(e.LocksHeld)
 	} else {
 		e.LocksHeld = nil
 	}
@@ -107,6 +110,10 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		d.analyse(&p, false)
 		d.runReady()
 		return nil
+	}
+	// It waits: keep a copy of the caller's edges.
+	if len(e.After) > 0 {
+		e.After = append([]Epoch(nil), e.After...)
 	}
 	p := &pending{ev: e, arrived: now.UnixNano()}
 	deps(&p.ev, func(dep Epoch) {
@@ -410,26 +417,51 @@ func (d *Detector) evictThreads() {
 
 // intern returns the shared copy of a process identity.
 func (d *Detector) intern(service, id string) *process {
-	if p := d.procs[process{service: service, id: id}]; p != nil {
+	if p := d.lastProc; p != nil && p.service == service && p.id == id {
 		return p
 	}
-	p := &process{service: service, id: id}
-	if len(d.procs) < d.cfg.MaxThreads {
-		d.procs[*p] = p
+	p := d.procs[process{service: service, id: id}]
+	if p == nil {
+		p = &process{service: service, id: id}
+		if len(d.procs) < d.cfg.MaxThreads {
+			d.procs[*p] = p
+		}
 	}
+	d.lastProc = p
 	return p
+}
+
+// lockSet returns a copy of held that the detector may keep; sets of one
+// lock (the common case) are shared.
+func (d *Detector) lockSet(held []string) []string {
+	if len(held) != 1 {
+		return append([]string(nil), held...)
+	}
+	if s, ok := d.lockSets[held[0]]; ok {
+		return s
+	}
+	s := []string{held[0]}
+	if len(d.lockSets) < d.cfg.MaxVariables {
+		d.lockSets[held[0]] = s
+	}
+	return s
 }
 
 // location returns the shared copy of a code location.
 func (d *Detector) location(l *Location) *Location {
-	if p := d.locs[*l]; p != nil {
+	slot := &d.locCache[uint(l.Line+len(l.File))%uint(len(d.locCache))]
+	if p := *slot; p != nil && *p == *l {
 		return p
 	}
-	p := new(Location)
-	*p = *l
-	if len(d.locs) < d.cfg.MaxVariables {
-		d.locs[*p] = p
+	p := d.locs[*l]
+	if p == nil {
+		p = new(Location)
+		*p = *l
+		if len(d.locs) < d.cfg.MaxVariables {
+			d.locs[*p] = p
+		}
 	}
+	*slot = p
 	return p
 }
 

@@ -32,10 +32,18 @@ type threads struct {
 	head, tail *thread
 }
 
-func (ts *threads) get(id ThreadID) *thread { return ts.byID[id] }
+func (ts *threads) get(id ThreadID) *thread {
+	if ts.head != nil && ts.head.id == id {
+		return ts.head // consecutive events of one thread skip the map
+	}
+	return ts.byID[id]
+}
 
 // touch returns id's state, creating it, and marks it most recent.
 func (ts *threads) touch(id ThreadID) *thread {
+	if ts.head != nil && ts.head.id == id {
+		return ts.head
+	}
 	t := ts.byID[id]
 	if t == nil {
 		t = &thread{id: id}
