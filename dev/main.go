@@ -83,9 +83,24 @@ func test() error {
 	return nil
 }
 
+// benches are the commands whose figures docs/benchmarks.md publishes.
+var benches = []struct {
+	dir, env string
+	args     []string
+}{
+	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchtime=1x", "-count=3", "./analysis/"}},
+	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
+	{"processor/racewayprocessor", "", []string{"go", "test", "-run", "XXX", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
+	{"collector/e2e", "RACEWAY_E2E_BENCH=1", []string{"go", "test", "-count=1", "-run", "CPUPerSpan", "-v", "."}},
+}
+
 func bench() error {
-	for _, m := range present() {
-		if err := run(m, "go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime=1x", "./..."); err != nil {
+	for _, b := range benches {
+		if b.env != "" {
+			k, v, _ := strings.Cut(b.env, "=")
+			os.Setenv(k, v)
+		}
+		if err := run(b.dir, b.args...); err != nil {
 			return err
 		}
 	}
