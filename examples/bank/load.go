@@ -3,12 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"sync"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/examples/internal/telemetry"
 )
@@ -32,7 +28,6 @@ func load(ctx context.Context, cfg loadConfig) error {
 		return err
 	}
 	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-	tracer := tel.Provider.Tracer("bank-load")
 
 	jobs := make(chan int)
 	errs := make(chan error, cfg.transfers)
@@ -40,7 +35,7 @@ func load(ctx context.Context, cfg loadConfig) error {
 	for range cfg.concurrency {
 		wg.Go(func() {
 			for i := range jobs {
-				errs <- transferOnce(ctx, tel, tracer, cfg.target, 100*(i%2+1))
+				errs <- transferOnce(ctx, tel, cfg.target, 100*(i%2+1))
 			}
 		})
 	}
@@ -71,22 +66,6 @@ func load(ctx context.Context, cfg loadConfig) error {
 	return nil
 }
 
-func transferOnce(ctx context.Context, tel *telemetry.Setup, tracer trace.Tracer, target string, amount int) error {
-	ctx, span := tracer.Start(ctx, "transfer", trace.WithNewRoot())
-	defer span.End()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		fmt.Sprintf("%s/transfer?from=alice&to=bob&amount=%d", target, amount), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := tel.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("transfer: %s", resp.Status)
-	}
-	return nil
+func transferOnce(ctx context.Context, tel *telemetry.Setup, target string, amount int) error {
+	return tel.Post(ctx, "transfer", fmt.Sprintf("%s/transfer?from=alice&to=bob&amount=%d", target, amount))
 }

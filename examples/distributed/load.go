@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"sync"
-
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/examples/internal/telemetry"
 )
@@ -31,25 +27,7 @@ func load(ctx context.Context, cfg loadConfig) error {
 		return err
 	}
 	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-	tracer := tel.Provider.Tracer("shop-load")
-	post := func(ctx context.Context, path string) error {
-		ctx, span := tracer.Start(ctx, path, trace.WithNewRoot())
-		defer span.End()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.gateway+path, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := tel.Client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("%s: %s", path, resp.Status)
-		}
-		return nil
-	}
+	post := func(ctx context.Context, path string) error { return tel.Post(ctx, path, cfg.gateway+path) }
 
 	// Phase 1: concurrent checkouts.
 	jobs := make(chan struct{})

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,10 +51,6 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	default:
 		return fmt.Errorf("-service %q: want gateway, orders or inventory", cfg.service)
 	}
-	host, _, err := net.SplitHostPort(cfg.listen)
-	if err != nil || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
-		return fmt.Errorf("-listen %q: want a loopback address such as 127.0.0.1:8091", cfg.listen)
-	}
 	tel, err := telemetry.New(ctx, cfg.service)
 	if err != nil {
 		return err
@@ -75,27 +69,7 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	case "inventory":
 		mux.HandleFunc("POST /reserve", s.inventoryReserve)
 	}
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is the port taken?)", cfg.listen, err)
-	}
-	srv := &http.Server{Handler: tel.Handler(s.counted(mux), cfg.service), ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Printf("%s listening on http://%s\n", cfg.service, ln.Addr())
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
-		err = serr
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return errors.Join(err, tel.Shutdown(sctx))
+	return tel.Serve(ctx, cfg.listen, s.counted(mux), cfg.service)
 }
 
 // counted increments the process's own request_count (and, in inventory,
@@ -159,18 +133,7 @@ func (s *service) write(ctx context.Context, row string, v int) {
 
 // call POSTs to the next service and fails the request if it fails.
 func (s *service) call(ctx context.Context, w http.ResponseWriter, path string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.next+path, nil)
-	if err == nil {
-		var resp *http.Response
-		if resp, err = s.tel.Client.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 300 {
-				err = fmt.Errorf("%s%s: %s", s.next, path, resp.Status)
-			}
-		}
-	}
-	if err != nil {
+	if err := s.tel.Call(ctx, s.next+path); err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return false
 	}

@@ -7,6 +7,9 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/racewayotel"
 )
@@ -71,4 +75,61 @@ func (s *Setup) Handler(mux http.Handler, operation string) http.Handler {
 // Shutdown flushes and stops the exporter, within ctx.
 func (s *Setup) Shutdown(ctx context.Context) error {
 	return errors.Join(s.Provider.ForceFlush(ctx), s.Provider.Shutdown(ctx))
+}
+
+// Call POSTs to url in ctx's trace and fails on a transport error or a
+// status other than 2xx.
+func (s *Setup) Call(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// Post is Call in a trace of its own, whose root span is named name: one
+// client request, as a load driver sends it.
+func (s *Setup) Post(ctx context.Context, name, url string) error {
+	ctx, span := s.Provider.Tracer("load").Start(ctx, name, trace.WithNewRoot())
+	defer span.End()
+	return s.Call(ctx, url)
+}
+
+// Serve serves mux (wrapped by Handler) on listen, a loopback address,
+// until ctx is done; then it shuts the server down and flushes telemetry.
+func (s *Setup) Serve(ctx context.Context, listen string, mux http.Handler, operation string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("listen %q: want a loopback address such as 127.0.0.1:8081", listen)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is the port taken?)", listen, err)
+	}
+	srv := &http.Server{Handler: s.Handler(mux, operation), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("%s listening on http://%s\n", operation, ln.Addr())
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, s.Shutdown(sctx))
 }
