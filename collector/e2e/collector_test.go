@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -68,112 +65,53 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > b.max {
-		b.buf = append([]byte(nil), b.buf[len(b.buf)-b.max:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
-
-// collector is a running otelcol-raceway.
 type collector struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stderr *tailBuffer
-	done   chan struct{}
-	err    error // of Wait, once done is closed
+	t *testing.T
+	p *stack.Process
 }
 
 // startCollector runs bin with the given config files and environment and
-// waits until it says it is ready.
+// waits until its OTLP receivers (RACEWAY_OTLP_GRPC and RACEWAY_OTLP_HTTP
+// in env) accept connections.
 func startCollector(t *testing.T, bin string, env map[string]string, configs ...string) *collector {
 	t.Helper()
-	var args []string
+	var args, vars []string
 	for _, c := range configs {
 		args = append(args, "--config", c)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = os.Environ()
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		vars = append(vars, k+"="+v)
 	}
-	c := &collector{t: t, cmd: cmd, stderr: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
-	ready := make(chan struct{})
-	pr, pw := io.Pipe()
-	cmd.Stdout = c.stderr
-	cmd.Stderr = pw
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+	p, err := stack.StartProcess("otelcol-raceway", "", vars, nil, bin, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() {
-		c.err = cmd.Wait()
-		_ = pw.Close()
-		close(c.done)
-	}()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Bytes()
-			_, _ = c.stderr.Write(append(bytes.Clone(line), '\n'))
-			if bytes.Contains(line, []byte("Everything is ready")) {
-				once.Do(func() { close(ready) })
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
+	c := &collector{t: t, p: p}
 	t.Cleanup(c.stop)
-	select {
-	case <-ready:
-	case <-c.done:
-		t.Fatalf("otelcol-raceway exited before it was ready (%v); stderr tail:\n%s", c.err, c.stderr)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("otelcol-raceway not ready after 60s; stderr tail:\n%s", c.stderr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, addr := range []string{env["RACEWAY_OTLP_GRPC"], env["RACEWAY_OTLP_HTTP"]} {
+		if err := p.WaitListening(ctx, addr); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return c
 }
 
-// stop sends SIGTERM and waits (bounded) for the collector to exit.
+// pid is the collector's process id.
+func (c *collector) pid() int { return c.p.Pid() }
+
+// stop stops the collector (SIGTERM, then a kill after a bounded wait).
 func (c *collector) stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-		if c.err != nil {
-			c.t.Logf("otelcol-raceway exited: %v", c.err)
-		}
-	case <-time.After(20 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		c.t.Errorf("otelcol-raceway did not stop within 20s of SIGTERM; killed. stderr tail:\n%s", c.stderr)
+	if err := c.p.Stop(); err != nil {
+		c.t.Errorf("%v; output tail:\n%s", err, c.p.Output())
 	}
 }
 
-// fatalf fails the test with the collector's stderr tail.
+// fatalf fails the test with the collector's output tail.
 func (c *collector) fatalf(format string, args ...any) {
 	c.t.Helper()
-	c.t.Fatalf("%s\n--- otelcol-raceway stderr tail:\n%s", fmt.Sprintf(format, args...), lastLines(c.stderr.String(), 60))
+	c.t.Fatalf("%s\n--- otelcol-raceway output tail:\n%s", fmt.Sprintf(format, args...), c.p.Output())
 }
 
 func lastLines(s string, n int) string {

@@ -173,7 +173,7 @@ func cpuPerSpan(t *testing.T, bin string, batches []ptrace.Traces, spans int, ra
 	defer col.stop()
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
 	time.Sleep(500 * time.Millisecond) // let start-up work settle
-	before, err := procCPU(col.cmd.Process.Pid)
+	before, err := procCPU(col.pid())
 	if err != nil {
 		t.Skipf("no /proc: %v", err)
 	}
@@ -207,7 +207,7 @@ func cpuPerSpan(t *testing.T, bin string, batches []ptrace.Traces, spans int, ra
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	after, err := procCPU(col.cmd.Process.Pid)
+	after, err := procCPU(col.pid())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,13 +72,13 @@ func parseProcAddr(s string) (string, error) {
 // loopback.
 func (c *collector) checkLoopbackOnly() {
 	c.t.Helper()
-	addrs, err := listeningAddrs(c.cmd.Process.Pid)
+	addrs, err := listeningAddrs(c.pid())
 	if err != nil {
 		c.t.Logf("cannot check listening addresses: %v", err)
 		return
 	}
 	if len(addrs) == 0 {
-		c.fatalf("found no listening socket of the collector (pid %d)", c.cmd.Process.Pid)
+		c.fatalf("found no listening socket of the collector (pid %d)", c.pid())
 	}
 	for _, a := range addrs {
 		host, _, _ := net.SplitHostPort(a)

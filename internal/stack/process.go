@@ -49,6 +49,9 @@ func StartProcess(name, dir string, env []string, echo io.Writer, bin string, ar
 	return p, nil
 }
 
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Output returns the tail of the process's output.
 func (p *Process) Output() string { return p.out.String() }
 
