@@ -63,50 +63,33 @@ func (t *Tracker) TrackRLockRelease(ctx context.Context, lockID string) {
 // WithLock runs fn holding l, recording the acquire and the release of
 // lockID. l is released and the release recorded even if fn panics.
 func (t *Tracker) WithLock(ctx context.Context, l sync.Locker, lockID string, fn func()) {
-	loc := callerLocation(1)
-	l.Lock()
-	if t != nil {
-		t.acquire(ctx, lockID, false, loc)
-	}
-	defer func() {
-		if t != nil {
-			t.release(ctx, lockID, false, loc)
-		}
-		l.Unlock()
-	}()
-	fn()
+	t.holding(ctx, lockID, false, callerLocation(1), l.Lock, l.Unlock, fn)
 }
 
 // WithRWLockRead runs fn holding l for reading, recording the acquire and
 // the release of lockID. l is released even if fn panics.
 func (t *Tracker) WithRWLockRead(ctx context.Context, l RWLocker, lockID string, fn func()) {
-	loc := callerLocation(1)
-	l.RLock()
-	if t != nil {
-		t.acquire(ctx, lockID, true, loc)
-	}
-	defer func() {
-		if t != nil {
-			t.release(ctx, lockID, true, loc)
-		}
-		l.RUnlock()
-	}()
-	fn()
+	t.holding(ctx, lockID, true, callerLocation(1), l.RLock, l.RUnlock, fn)
 }
 
 // WithRWLockWrite runs fn holding l for writing, recording the acquire and
 // the release of lockID. l is released even if fn panics.
 func (t *Tracker) WithRWLockWrite(ctx context.Context, l RWLocker, lockID string, fn func()) {
-	loc := callerLocation(1)
-	l.Lock()
+	t.holding(ctx, lockID, false, callerLocation(1), l.Lock, l.Unlock, fn)
+}
+
+// holding runs fn between lock and unlock, recording the acquire right
+// after lock and the release right before unlock, even if fn panics.
+func (t *Tracker) holding(ctx context.Context, lockID string, reader bool, loc *location, lock, unlock func(), fn func()) {
+	lock()
 	if t != nil {
-		t.acquire(ctx, lockID, false, loc)
+		t.acquire(ctx, lockID, reader, loc)
 	}
 	defer func() {
 		if t != nil {
-			t.release(ctx, lockID, false, loc)
+			t.release(ctx, lockID, reader, loc)
 		}
-		l.Unlock()
+		unlock()
 	}()
 	fn()
 }
