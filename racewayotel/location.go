@@ -36,12 +36,22 @@ func callerLocation(skip int) *location {
 	if runtime.Callers(skip+2, pc[:]) == 0 {
 		return nil
 	}
+	return locationOf(pc[0])
+}
+
+// locationOf returns the call site of a program counter from runtime.Callers
+// (0 for none). Hot paths call runtime.Callers themselves and then this, so
+// that unwinding walks one frame less.
+func locationOf(pc uintptr) *location {
+	if pc == 0 {
+		return nil
+	}
 	if m := locations.Load(); m != nil {
-		if l := (*m)[pc[0]]; l != nil {
+		if l := (*m)[pc]; l != nil {
 			return l
 		}
 	}
-	return cacheLocation(pc[0])
+	return cacheLocation(pc)
 }
 
 func cacheLocation(pc uintptr) *location {

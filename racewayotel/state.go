@@ -2,6 +2,7 @@ package racewayotel
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/raceway-otel/raceway/analysis"
 )
@@ -54,7 +55,11 @@ func (t *Tracker) TrackSharedStateChange(ctx context.Context, resource string, o
 }
 
 func (t *Tracker) trackState(ctx context.Context, name string, shared bool, oldValue, newValue any, access Access) {
-	r := record{kind: analysis.KindWrite, loc: callerLocation(2), varName: cut(name, analysis.MaxNameLen), shared: shared}
+	// The caller of TrackStateChange: skip runtime.Callers, trackState and
+	// TrackStateChange (inlined or not, it counts as a frame).
+	var pc [1]uintptr
+	runtime.Callers(3, pc[:])
+	r := record{kind: analysis.KindWrite, loc: locationOf(pc[0]), varName: cut(name, analysis.MaxNameLen), shared: shared}
 	if access != Write {
 		r.kind = analysis.KindRead
 	} else {
