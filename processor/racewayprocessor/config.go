@@ -20,6 +20,9 @@ const (
 	DefaultMaxHistory       = analysis.DefaultMaxHistory   // 8
 	DefaultMaxThreads       = analysis.DefaultMaxThreads   // 65,536
 	DefaultMaxPending       = analysis.DefaultMaxPending   // 1,000,000
+	DefaultMode             = ModeAnalyze
+	DefaultShardCount       = 1
+	DefaultForwardSpans     = true
 
 	// minWaitDuration keeps the ticker (wait/10) from spinning.
 	minWaitDuration = 10 * time.Millisecond
@@ -60,8 +63,65 @@ type Config struct {
 	// oldest is analysed at once (evicted="pending"). Default 1,000,000.
 	MaxPending int `mapstructure:"max_pending"`
 
+	// Mode is what the processor does: ModeAnalyze ("analyze", the default;
+	// an empty value means the same) runs the race detector; ModeShard
+	// ("shard") makes it a stateless first-tier router stage for one
+	// analysis shard (see docs/scaling.md): it drops spans without Raceway
+	// records, strips the others to their records, and turns the accesses
+	// of variables that other shards own into placeholder records.
+	Mode string `mapstructure:"mode"`
+	// Shard selects, in shard mode, the shard this pipeline feeds: accesses
+	// whose variable key hashes (FNV-1a 64, modulo Count) to Index are kept.
+	// Only valid in shard mode.
+	Shard ShardConfig `mapstructure:"shard"`
+	// ForwardSpans (analyze mode; default true) says whether the spans
+	// received are held, annotated and passed on. With false the processor
+	// only analyses them and emits finding traces: the analysis tier of a
+	// scaled-out deployment, whose routers already sent the spans to the
+	// trace backend. No raceway.race annotations are possible then.
+	// Nil means the default.
+	ForwardSpans *bool `mapstructure:"forward_spans"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// Modes of the processor (Config.Mode).
+const (
+	ModeAnalyze = "analyze"
+	ModeShard   = "shard"
+)
+
+// ShardConfig selects one analysis shard out of Count.
+type ShardConfig struct {
+	// Index of this shard, 0 <= Index < Count. Default 0.
+	Index int `mapstructure:"index"`
+	// Count of shards (analysis instances). Default 1; 0 means the default.
+	Count int `mapstructure:"count"`
+}
+
+// count is the effective shard count.
+func (s ShardConfig) count() int {
+	if s.Count == 0 {
+		return DefaultShardCount
+	}
+	return s.Count
+}
+
+// mode is the effective mode.
+func (cfg *Config) mode() string {
+	if cfg.Mode == "" {
+		return DefaultMode
+	}
+	return cfg.Mode
+}
+
+// forwardSpans is the effective forward_spans.
+func (cfg *Config) forwardSpans() bool {
+	if cfg.ForwardSpans == nil {
+		return DefaultForwardSpans
+	}
+	return *cfg.ForwardSpans
 }
 
 var _ component.Config = (*Config)(nil)
@@ -99,6 +159,23 @@ func (cfg *Config) Validate() error {
 	positive("max_history", cfg.MaxHistory)
 	positive("max_threads", cfg.MaxThreads)
 	positive("max_pending", cfg.MaxPending)
+	switch cfg.mode() {
+	case ModeAnalyze:
+		if cfg.Shard != (ShardConfig{}) {
+			errs = append(errs, errors.New("shard is only valid with mode: shard"))
+		}
+	case ModeShard:
+		if cfg.Shard.Count < 0 {
+			errs = append(errs, fmt.Errorf("shard.count must be positive (got %d)", cfg.Shard.Count))
+		} else if n := cfg.Shard.count(); cfg.Shard.Index < 0 || cfg.Shard.Index >= n {
+			errs = append(errs, fmt.Errorf("shard.index must be in [0, %d) (got %d)", n, cfg.Shard.Index))
+		}
+		if cfg.ForwardSpans != nil {
+			errs = append(errs, errors.New("forward_spans is only valid with mode: analyze"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("mode must be %q or %q (got %q)", ModeAnalyze, ModeShard, cfg.Mode))
+	}
 	if len(errs) == 0 {
 		if err := cfg.detectorConfig().Validate(); err != nil {
 			errs = append(errs, err)

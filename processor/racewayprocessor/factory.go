@@ -20,5 +20,9 @@ func NewFactory() processor.Factory {
 }
 
 func createTracesProcessor(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
-	return newProcessor(set, cfg.(*Config), next)
+	c := cfg.(*Config)
+	if c.mode() == ModeShard {
+		return newShardProcessor(set, c, next)
+	}
+	return newProcessor(set, c, next)
 }

@@ -60,6 +60,8 @@ type racewayProcessor struct {
 	next   consumer.Traces
 	tel    *metadata.TelemetryBuilder
 	now    func() time.Time
+	// forward is cfg.forwardSpans(): hold and pass on the spans received.
+	forward bool
 
 	// ticker, set up by Start and stopped by Shutdown.
 	stop chan struct{}
@@ -115,14 +117,15 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*r
 		return nil, err
 	}
 	return &racewayProcessor{
-		cfg:    *cfg,
-		logger: set.Logger,
-		next:   next,
-		tel:    tel,
-		now:    time.Now,
-		det:    det,
-		held:   make(map[pcommon.TraceID]*heldTrace),
-		outbox: ptrace.NewTraces(),
+		cfg:     *cfg,
+		logger:  set.Logger,
+		next:    next,
+		tel:     tel,
+		now:     time.Now,
+		forward: cfg.forwardSpans(),
+		det:     det,
+		held:    make(map[pcommon.TraceID]*heldTrace),
+		outbox:  ptrace.NewTraces(),
 	}, nil
 }
 
@@ -204,7 +207,13 @@ func (p *racewayProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 	p.mu.Lock()
 	if p.shutdown {
 		p.mu.Unlock()
+		if !p.forward {
+			return nil
+		}
 		return p.next.ConsumeTraces(ctx, td)
+	}
+	if !p.forward {
+		return p.analyseOnly(ctx, td, now)
 	}
 	p.batch++
 	moved := false
@@ -256,6 +265,40 @@ func (p *racewayProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 		return nil
 	}
 	return p.next.ConsumeTraces(ctx, td)
+}
+
+// analyseOnly is ConsumeTraces with forward_spans false: the records of td
+// feed the detector, td itself goes nowhere, and only the findings of new
+// distinct races are passed on. It is called with p.mu held and unlocks it.
+func (p *racewayProcessor) analyseOnly(ctx context.Context, td ptrace.Traces, now time.Time) error {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		src := convention.Source{}
+		srcSet := false
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				if !hasRecord(span) {
+					continue
+				}
+				if !srcSet {
+					src = resourceSource(rs.Resource())
+					srcSet = true
+				}
+				p.decodeSpan(span, src, now)
+			}
+		}
+	}
+	p.handleRaces(p.det.Drain())
+	out := p.takeOutbox()
+	p.mu.Unlock()
+	if out.ResourceSpans().Len() == 0 {
+		return nil
+	}
+	return p.next.ConsumeTraces(ctx, out)
 }
 
 // tick analyses the records that waited long enough, annotates the races

@@ -23,17 +23,19 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                          metric.Meter
-	mu                             sync.Mutex
-	registrations                  []metric.Registration
-	ProcessorRacewayDecodeErrors   metric.Int64Counter
-	ProcessorRacewayDistinctRaces  metric.Int64Counter
-	ProcessorRacewayEventsAnalysed metric.Int64Counter
-	ProcessorRacewayEvictions      metric.Int64Counter
-	ProcessorRacewayLateEvents     metric.Int64Counter
-	ProcessorRacewayRacesFound     metric.Int64Counter
-	ProcessorRacewaySpansHeld      metric.Int64Gauge
-	ProcessorRacewayTracesHeld     metric.Int64Gauge
+	meter                             metric.Meter
+	mu                                sync.Mutex
+	registrations                     []metric.Registration
+	ProcessorRacewayDecodeErrors      metric.Int64Counter
+	ProcessorRacewayDistinctRaces     metric.Int64Counter
+	ProcessorRacewayEventsAnalysed    metric.Int64Counter
+	ProcessorRacewayEvictions         metric.Int64Counter
+	ProcessorRacewayLateEvents        metric.Int64Counter
+	ProcessorRacewayRacesFound        metric.Int64Counter
+	ProcessorRacewayShardDroppedSpans metric.Int64Counter
+	ProcessorRacewayShardPlaceholders metric.Int64Counter
+	ProcessorRacewaySpansHeld         metric.Int64Gauge
+	ProcessorRacewayTracesHeld        metric.Int64Gauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -99,6 +101,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_raceway_races_found",
 		metric.WithDescription("Race occurrences found (every racing pair, before grouping). [Development]"),
 		metric.WithUnit("{race}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorRacewayShardDroppedSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_raceway_shard_dropped_spans",
+		metric.WithDescription("(shard mode) Spans without Raceway records dropped from the shard pipeline (the analysis tier does not need them). [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorRacewayShardPlaceholders, err = builder.meter.Int64Counter(
+		"otelcol_processor_raceway_shard_placeholders",
+		metric.WithDescription("(shard mode) Accesses of variables owned by other shards turned into raceway.call placeholder records. [Development]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorRacewaySpansHeld, err = builder.meter.Int64Gauge(

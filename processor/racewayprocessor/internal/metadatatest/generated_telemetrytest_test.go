@@ -25,6 +25,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorRacewayEvictions.Add(context.Background(), 1)
 	tb.ProcessorRacewayLateEvents.Add(context.Background(), 1)
 	tb.ProcessorRacewayRacesFound.Add(context.Background(), 1)
+	tb.ProcessorRacewayShardDroppedSpans.Add(context.Background(), 1)
+	tb.ProcessorRacewayShardPlaceholders.Add(context.Background(), 1)
 	tb.ProcessorRacewaySpansHeld.Record(context.Background(), 1)
 	tb.ProcessorRacewayTracesHeld.Record(context.Background(), 1)
 	AssertEqualProcessorRacewayDecodeErrors(t, testTel,
@@ -43,6 +45,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewayRacesFound(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorRacewayShardDroppedSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorRacewayShardPlaceholders(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewaySpansHeld(t, testTel,
