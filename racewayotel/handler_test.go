@@ -47,7 +47,7 @@ func TestStartHandlerMessageQueue(t *testing.T) {
 	queued := find(t, evs, analysis.KindWrite, row, "queued")
 	running := find(t, evs, analysis.KindWrite, row, "running")
 	done := find(t, evs, analysis.KindWrite, row, "done")
-	ordered(t, h, produced, running) // produce → consume
+	ordered(t, h, produced, running)  // produce → consume
 	concurrent(t, h, queued, running) // the producer went on after sending
 	ordered(t, h, running, done)      // the reply edge
 	if o := starts(evs)[running.Epoch.Thread].Origin; o != analysis.OriginRequest {
