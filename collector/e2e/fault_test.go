@@ -263,7 +263,18 @@ func TestAppWithCollectorDown(t *testing.T) {
 	if err := p.Stop(); err != nil {
 		t.Fatalf("bank serve did not stop cleanly with the collector down: %v", err)
 	}
+	// The drops are counted: the example's telemetry reports, at shutdown,
+	// the spans its exporter delivered and those it dropped.
+	var exported, dropped int
+	for _, line := range strings.Split(p.Output(), "\n") {
+		if _, err := fmt.Sscanf(line, "bank telemetry: %d spans exported, %d dropped", &exported, &dropped); err == nil {
+			break
+		}
+	}
+	if exported != 0 || dropped == 0 {
+		t.Errorf("bank serve reports %d spans exported and %d dropped with the collector down, want 0 and some:\n%s", exported, dropped, p.Output())
+	}
 	t.Logf("RESULT app with the collector down: %d/%d transfers succeeded in %s (load driver, including its own telemetry shutdown); "+
-		"bank serve logged %d export errors (connection refused), stopped in %s; load driver's tail:\n%s",
-		transfers, transfers, took.Round(time.Millisecond), sdkErrors, time.Since(stopStart).Round(time.Millisecond), lastLines(out, 5))
+		"bank serve logged %d export errors (connection refused) and counted %d dropped spans, stopped in %s; load driver's tail:\n%s",
+		transfers, transfers, took.Round(time.Millisecond), sdkErrors, dropped, time.Since(stopStart).Round(time.Millisecond), lastLines(out, 5))
 }

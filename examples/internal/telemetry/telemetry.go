@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -33,6 +34,28 @@ type Setup struct {
 	// Client is an HTTP client whose calls carry trace context and the
 	// Raceway clock, and record the response edge.
 	Client *http.Client
+
+	exporter *countingExporter
+	service  string
+}
+
+// countingExporter counts the spans its exporter delivered and those whose
+// export failed (after the OTLP exporter's own retries): the spans dropped,
+// for example while the collector is down. The application never waits for
+// them: the SDK exports in the background.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	exported, dropped atomic.Int64
+}
+
+func (c *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := c.SpanExporter.ExportSpans(ctx, spans)
+	if err != nil {
+		c.dropped.Add(int64(len(spans)))
+	} else {
+		c.exported.Add(int64(len(spans)))
+	}
+	return err
 }
 
 // New sets up telemetry for service, exporting to the OTLP/HTTP endpoint
@@ -42,10 +65,11 @@ func New(ctx context.Context, service string) (*Setup, error) {
 	if endpoint == "" {
 		endpoint = "http://127.0.0.1:4318"
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
+	otlp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint+"/v1/traces"))
 	if err != nil {
 		return nil, err
 	}
+	exp := &countingExporter{SpanExporter: otlp}
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(service)))
 	if err != nil {
 		return nil, err
@@ -61,6 +85,8 @@ func New(ctx context.Context, service string) (*Setup, error) {
 	return &Setup{
 		Tracker:  rw,
 		Provider: tp,
+		exporter: exp,
+		service:  service,
 		Client:   &http.Client{Transport: rw.Transport(http.DefaultTransport), Timeout: 30 * time.Second},
 	}, nil
 }
@@ -72,9 +98,15 @@ func (s *Setup) Handler(mux http.Handler, operation string) http.Handler {
 	return otelhttp.NewHandler(s.Tracker.Middleware(mux), operation)
 }
 
-// Shutdown flushes and stops the exporter, within ctx.
+// Shutdown flushes and stops the exporter, within ctx, and reports on
+// stderr what was exported and dropped, and racewayotel's own counters.
 func (s *Setup) Shutdown(ctx context.Context) error {
-	return errors.Join(s.Provider.ForceFlush(ctx), s.Provider.Shutdown(ctx))
+	err := errors.Join(s.Provider.ForceFlush(ctx), s.Provider.Shutdown(ctx))
+	st := s.Tracker.Stats()
+	fmt.Fprintf(os.Stderr, "%s telemetry: %d spans exported, %d dropped; raceway records %d, lost %d, orphan spans %d, overflow spans %d, SDK-dropped events %d\n",
+		s.service, s.exporter.exported.Load(), s.exporter.dropped.Load(),
+		st.Records, st.Lost, st.OrphanSpans, st.OverflowSpans, st.SDKDroppedEvents)
+	return err
 }
 
 // Call POSTs to url in ctx's trace and fails on a transport error or a
