@@ -273,6 +273,7 @@ func lostPickedPort(err error, want, got Ports) bool {
 func startOnce(ctx context.Context, bin, cfg string, p Ports) (*Instance, error) {
 	out := &tailBuffer{max: logTailBytes}
 	cmd := exec.Command(bin, "--config", cfg)
+	cmd.SysProcAttr = sysProcAttr()
 	cmd.Env = append(os.Environ(), p.env()...)
 	cmd.Stdout = out
 	cmd.Stderr = out

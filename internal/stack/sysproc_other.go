@@ -1,0 +1,11 @@
+//go:build unix && !linux
+
+package stack
+
+import "syscall"
+
+// sysProcAttr puts a child in a process group of its own, so that Stop
+// signals everything it started.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
