@@ -56,10 +56,17 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 	if !c.adds(o, extras) {
 		return c, 0
 	}
-	if o.coversAll(extras) && !o.adds(c, nil) {
+	oCoversC := !o.adds(c, nil)
+	if oCoversC && o.coversAll(extras) {
 		return clock{entries: o.entries, horizon: max(c.horizon, o.horizon)}, 0
 	}
 	merged := make([]clockEntry, 0, len(c.entries)+len(o.entries)+len(extras))
+	if oCoversC {
+		// The common case of a lock release: the releaser's clock covers the
+		// lock's (it acquired it); only the extras are new.
+		merged = append(merged, o.entries...)
+		return finishJoin(merged, c, o, extras, maxEntries)
+	}
 	i, j := 0, 0
 	for i < len(c.entries) || j < len(o.entries) {
 		switch {
@@ -79,6 +86,12 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 			j++
 		}
 	}
+	return finishJoin(merged, c, o, extras, maxEntries)
+}
+
+// finishJoin adds the extras to the merged entries of c and o and bounds the
+// result.
+func finishJoin(merged []clockEntry, c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped int) {
 	for _, x := range extras {
 		merged = raise(merged, x)
 	}
