@@ -95,7 +95,7 @@ type localCounts struct {
 
 var evictedAttrs = func() map[string]metric.AddOption {
 	m := map[string]metric.AddOption{}
-	for _, w := range []string{"traces", "spans", "annotations", "variables", "history", "threads", "clock_entries", "pending", "groups"} {
+	for _, w := range []string{"traces", "spans", "annotations", "variables", "history", "threads", "clock_entries", "pending", "groups", "snapshots"} {
 		m[w] = metric.WithAttributeSet(attribute.NewSet(attribute.String("evicted", w)))
 	}
 	return m
@@ -551,6 +551,7 @@ func (p *racewayProcessor) recordStats(ctx context.Context) {
 	add(p.tel.ProcessorRacewayRacesFound, s.Races, l.Races)
 	add(p.tel.ProcessorRacewayDistinctRaces, s.Groups, l.Groups)
 	add(p.tel.ProcessorRacewayLateEvents, s.Late, l.Late)
+	add(p.tel.ProcessorRacewayForcedEvents, s.Forced, l.Forced)
 	ev := p.tel.ProcessorRacewayEvictions
 	add(ev, s.EvictedVariables, l.EvictedVariables, evictedAttrs["variables"])
 	add(ev, s.EvictedHistory, l.EvictedHistory, evictedAttrs["history"])
@@ -558,6 +559,7 @@ func (p *racewayProcessor) recordStats(ctx context.Context) {
 	add(ev, s.EvictedClockEntries, l.EvictedClockEntries, evictedAttrs["clock_entries"])
 	add(ev, s.EvictedPending, l.EvictedPending, evictedAttrs["pending"])
 	add(ev, s.EvictedGroups, l.EvictedGroups, evictedAttrs["groups"])
+	add(ev, s.EvictedSnapshots, l.EvictedSnapshots, evictedAttrs["snapshots"])
 	p.last = s
 
 	rc := &p.recordedCounts

@@ -382,3 +382,18 @@ func TestShutdownFlushes(t *testing.T) {
 	h.consume(batch(lostUpdateSpans()[0]))
 	assert.Equal(t, 9, h.sink.SpanCount())
 }
+
+// A record whose predecessor never arrives is analysed once the detector's
+// wait is over, and counted as forced.
+func TestForcedEventsCounted(t *testing.T) {
+	h := newHarness(t, nil)
+	sp := lostUpdateSpans()
+	// Only the second transfer's write (seq 3): its seq 1 and 2 never come.
+	h.consume(batch(sp[5]))
+	h.advance(time.Second)
+	_, err := h.tt.GetMetric("otelcol_processor_raceway_forced_events")
+	require.Error(t, err, "nothing forced before the detector's wait is over")
+	h.advance(h.p.cfg.WaitDuration) // past the detector's wait (80% of it)
+	metadatatest.AssertEqualProcessorRacewayForcedEvents(t, h.tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+	h.finish()
+}

@@ -30,6 +30,7 @@ type TelemetryBuilder struct {
 	ProcessorRacewayDistinctRaces     metric.Int64Counter
 	ProcessorRacewayEventsAnalysed    metric.Int64Counter
 	ProcessorRacewayEvictions         metric.Int64Counter
+	ProcessorRacewayForcedEvents      metric.Int64Counter
 	ProcessorRacewayLateEvents        metric.Int64Counter
 	ProcessorRacewayRacesFound        metric.Int64Counter
 	ProcessorRacewayShardDroppedSpans metric.Int64Counter
@@ -89,6 +90,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_raceway_evictions",
 		metric.WithDescription("Items evicted (oldest first) or dropped to stay within a configured limit. [Development]"),
 		metric.WithUnit("{item}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorRacewayForcedEvents, err = builder.meter.Int64Counter(
+		"otelcol_processor_raceway_forced_events",
+		metric.WithDescription("Records analysed before a predecessor (an earlier record of their thread, or an epoch they name) arrived, because they waited longer than the detector's wait (80% of wait_duration) or the pending buffer was full; their clocks lack what the missing record would have brought. [Development]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorRacewayLateEvents, err = builder.meter.Int64Counter(

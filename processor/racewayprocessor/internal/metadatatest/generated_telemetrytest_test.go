@@ -23,6 +23,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorRacewayDistinctRaces.Add(context.Background(), 1)
 	tb.ProcessorRacewayEventsAnalysed.Add(context.Background(), 1)
 	tb.ProcessorRacewayEvictions.Add(context.Background(), 1)
+	tb.ProcessorRacewayForcedEvents.Add(context.Background(), 1)
 	tb.ProcessorRacewayLateEvents.Add(context.Background(), 1)
 	tb.ProcessorRacewayRacesFound.Add(context.Background(), 1)
 	tb.ProcessorRacewayShardDroppedSpans.Add(context.Background(), 1)
@@ -39,6 +40,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewayEvictions(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorRacewayForcedEvents(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewayLateEvents(t, testTel,
