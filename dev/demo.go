@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
@@ -72,7 +73,7 @@ func demo(args []string) error {
 	run := func(mode string) (time.Time, error) {
 		step(fmt.Sprintf("Bank in %s mode: %d concurrent transfers from alice to bob", mode, *transfers))
 		start := time.Now()
-		srv, err := stack.StartProcess("bank", root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil,
+		srv, err := proc.Start("bank", root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil,
 			bank, "serve", "-listen", bankAddr, "-mode", mode)
 		if err != nil {
 			return start, err
@@ -83,7 +84,7 @@ func demo(args []string) error {
 		if err := srv.WaitListening(wctx, bankAddr); err != nil {
 			return start, err
 		}
-		load, err := stack.StartProcess("bank load", root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, os.Stdout,
+		load, err := proc.Start("bank load", root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, os.Stdout,
 			bank, "load", "-target", "http://"+bankAddr, "-n", strconv.Itoa(*transfers), "-concurrency", "4")
 		if err != nil {
 			return start, err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
@@ -67,7 +68,7 @@ func freeAddr(t *testing.T) string {
 
 type collector struct {
 	t *testing.T
-	p *stack.Process
+	p *proc.Process
 }
 
 // startCollector runs bin with the given config files and environment and
@@ -82,7 +83,7 @@ func startCollector(t *testing.T, bin string, env map[string]string, configs ...
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	p, err := stack.StartProcess("otelcol-raceway", "", vars, nil, bin, args...)
+	p, err := proc.Start("otelcol-raceway", "", vars, nil, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

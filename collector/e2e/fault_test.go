@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
@@ -220,7 +221,7 @@ func TestAppWithCollectorDown(t *testing.T) {
 	dead := "http://" + freeAddr(t)
 	listen := freeAddr(t)
 	env := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + dead}
-	p, err := stack.StartProcess("bank serve", "", env, nil, bank, "serve", "-listen", listen, "-mode", "racy")
+	p, err := proc.Start("bank serve", "", env, nil, bank, "serve", "-listen", listen, "-mode", "racy")
 	if err != nil {
 		t.Fatal(err)
 	}

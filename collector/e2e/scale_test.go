@@ -16,7 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/raceway-otel/raceway/analysis"
-	"github.com/raceway-otel/raceway/internal/stack"
+	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
@@ -234,7 +234,7 @@ func startScaleCollector(t *testing.T, bin, name string, env map[string]string, 
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	p, err := stack.StartProcess(name, "", vars, nil, bin, "--config", config)
+	p, err := proc.Start(name, "", vars, nil, bin, "--config", config)
 	if err != nil {
 		t.Fatal(err)
 	}

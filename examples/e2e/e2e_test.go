@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/raceway-otel/raceway/internal/jaegertest"
+	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
@@ -49,9 +50,9 @@ func startStack(t *testing.T) (*stack.Stack, string) {
 }
 
 // serve starts an example server and waits until it listens.
-func serve(t *testing.T, s *stack.Stack, root, bin, name, addr string, args ...string) *stack.Process {
+func serve(t *testing.T, s *stack.Stack, root, bin, name, addr string, args ...string) *proc.Process {
 	t.Helper()
-	p, err := stack.StartProcess(name, root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil, bin, args...)
+	p, err := proc.Start(name, root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func serve(t *testing.T, s *stack.Stack, root, bin, name, addr string, args ...s
 // runToEnd runs an example command to completion.
 func runToEnd(t *testing.T, s *stack.Stack, root, bin string, args ...string) {
 	t.Helper()
-	p, err := stack.StartProcess(filepath.Base(bin)+" "+args[0], root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil, bin, args...)
+	p, err := proc.Start(filepath.Base(bin)+" "+args[0], root, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + s.OTLPHTTP}, nil, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,9 +25,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/raceway-otel/raceway/internal/proc"
 )
 
 // Environment variables read by tools/jaeger/config.yaml. Each holds a port
@@ -53,13 +53,9 @@ const (
 	// StartTimeout bounds how long Start waits for Jaeger to become ready
 	// (in addition to the deadline of the context passed to Start).
 	StartTimeout = 60 * time.Second
-	// StopTimeout is how long Stop waits after SIGTERM before killing.
-	StopTimeout = 10 * time.Second
 	// startAttempts is how often Start retries when a port it picked itself
 	// was taken by someone else before Jaeger could bind it.
 	startAttempts = 3
-	// logTailBytes is how much of the process's output is kept for errors.
-	logTailBytes = 16 << 10
 )
 
 const jaegerPkg = "github.com/jaegertracing/jaeger/cmd/jaeger"
@@ -211,13 +207,8 @@ type Instance struct {
 	// Ports are the ports the instance listens on (all on 127.0.0.1).
 	Ports Ports
 
-	cmd      *exec.Cmd
-	out      *tailBuffer
-	done     chan struct{} // closed when the process has exited
-	waitErr  error         // set before done is closed
-	stopOnce sync.Once
-	stopErr  error
-	client   *http.Client
+	p      *proc.Process
+	client *http.Client
 }
 
 // Start starts bin with the config file cfg (normally tools/jaeger/config.yaml)
@@ -271,29 +262,14 @@ func lostPickedPort(err error, want, got Ports) bool {
 }
 
 func startOnce(ctx context.Context, bin, cfg string, p Ports) (*Instance, error) {
-	out := &tailBuffer{max: logTailBytes}
-	cmd := exec.Command(bin, "--config", cfg)
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.Env = append(os.Environ(), p.env()...)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("jaegertest: starting %s: %w", bin, err)
+	pr, err := proc.Start("jaeger", "", p.env(), nil, bin, "--config", cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jaegertest: %w", err)
 	}
-	inst := &Instance{
-		Ports:  p,
-		cmd:    cmd,
-		out:    out,
-		done:   make(chan struct{}),
-		client: &http.Client{Timeout: 10 * time.Second},
-	}
-	go func() {
-		inst.waitErr = cmd.Wait()
-		close(inst.done)
-	}()
+	inst := &Instance{Ports: p, p: pr, client: &http.Client{Timeout: 10 * time.Second}}
 	if err := inst.waitReady(ctx); err != nil {
-		_ = inst.Stop() // an exit during startup is already reported by err
-		return nil, fmt.Errorf("%w\n--- jaeger output (tail) ---\n%s", err, out.String())
+		_ = pr.Stop() // an exit during startup is already reported by err
+		return nil, fmt.Errorf("%w\n--- jaeger output (tail) ---\n%s", err, pr.Output())
 	}
 	return inst, nil
 }
@@ -305,7 +281,7 @@ func (i *Instance) waitReady(ctx context.Context) error {
 	// socket accepted) as soon as the process exits.
 	go func() {
 		select {
-		case <-i.done:
+		case <-i.p.Done():
 			cancel()
 		case <-ctx.Done():
 		}
@@ -332,16 +308,16 @@ func (i *Instance) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-i.done:
-			return fmt.Errorf("jaegertest: jaeger exited during startup: %v", i.waitErr)
+		case <-i.p.Done():
+			return fmt.Errorf("jaegertest: jaeger exited during startup: %v", i.p.ExitErr())
 		default:
 		}
 		if ctx.Err() == nil {
 			last = failed
 		}
 		select {
-		case <-i.done:
-			return fmt.Errorf("jaegertest: jaeger exited during startup: %v", i.waitErr)
+		case <-i.p.Done():
+			return fmt.Errorf("jaegertest: jaeger exited during startup: %v", i.p.ExitErr())
 		case <-ctx.Done():
 			return fmt.Errorf("jaegertest: jaeger not ready: %w (last check: %v)", ctx.Err(), last)
 		case <-tick.C:
@@ -395,63 +371,20 @@ func (i *Instance) OTLPHTTPEndpoint() string {
 }
 
 // Output returns the tail of the process's combined stdout and stderr.
-func (i *Instance) Output() string { return i.out.String() }
+func (i *Instance) Output() string { return i.p.Output() }
 
 // Stop sends SIGTERM, kills the process if it has not exited after
-// StopTimeout, and waits for it. It is safe to call more than once; later
-// calls return the first call's result. An exit caused by Stop's own signal
-// is not an error.
+// [proc.StopTimeout], and waits for it. It is safe to call more than once. An
+// exit caused by Stop's own signal is not an error; an earlier exit with a
+// failure status is reported.
 func (i *Instance) Stop() error {
-	i.stopOnce.Do(func() {
-		select {
-		case <-i.done:
-			// Exited by itself: report how.
-			if i.waitErr != nil {
-				i.stopErr = fmt.Errorf("jaegertest: jaeger had exited: %w", i.waitErr)
-			}
-			return
-		default:
-		}
-		if err := i.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			_ = i.cmd.Process.Kill()
-		}
-		select {
-		case <-i.done:
-			return
-		case <-time.After(StopTimeout):
-		}
-		_ = i.cmd.Process.Kill()
-		select {
-		case <-i.done:
-			i.stopErr = fmt.Errorf("jaegertest: jaeger ignored SIGTERM for %s and was killed", StopTimeout)
-		case <-time.After(StopTimeout):
-			i.stopErr = errors.New("jaegertest: jaeger did not exit after SIGKILL")
-		}
-	})
-	return i.stopErr
-}
-
-// tailBuffer is an io.Writer that keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
+	if i.p.Exited() && i.p.ExitErr() != nil {
+		return fmt.Errorf("jaegertest: jaeger had exited: %w", i.p.ExitErr())
 	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
+	if err := i.p.Stop(); err != nil {
+		return fmt.Errorf("jaegertest: %w", err)
+	}
+	return nil
 }
 
 // ---- Query API client ----

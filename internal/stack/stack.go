@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/raceway-otel/raceway/internal/jaegertest"
+	"github.com/raceway-otel/raceway/internal/proc"
 )
 
 // Options configure Start.
@@ -40,7 +41,7 @@ var DemoPorts = struct {
 // finding traces) to Jaeger.
 type Stack struct {
 	Jaeger    *jaegertest.Instance
-	Collector *Process
+	Collector *proc.Process
 	// OTLPHTTP is the collector's OTLP/HTTP base URL (for
 	// OTEL_EXPORTER_OTLP_ENDPOINT); OTLPGRPC its OTLP/gRPC host:port.
 	OTLPHTTP, OTLPGRPC string
@@ -104,7 +105,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"RACEWAY_LOG_LEVEL=warn",
 	}
 	fmt.Fprintln(o.Progress, "starting otelcol-raceway on 127.0.0.1")
-	s.Collector, err = StartProcess("otelcol-raceway", o.Root, env, o.Log, cbin, "--config", filepath.Join(o.Root, "collector", "otelcol-raceway.yaml"))
+	s.Collector, err = proc.Start("otelcol-raceway", o.Root, env, o.Log, cbin, "--config", filepath.Join(o.Root, "collector", "otelcol-raceway.yaml"))
 	if err != nil {
 		return nil, err
 	}

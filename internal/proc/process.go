@@ -1,8 +1,7 @@
-package stack
+package proc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +17,9 @@ import (
 const StopTimeout = 10 * time.Second
 
 // Process is a child process whose output is kept (the tail) for error
-// messages and optionally copied to a writer.
+// messages and optionally copied to a writer. It runs in a process group of
+// its own (Stop signals the whole group) and, on Linux, dies with the
+// process that started it.
 type Process struct {
 	Name string
 	cmd  *exec.Cmd
@@ -30,9 +31,9 @@ type Process struct {
 	stopErr  error
 }
 
-// StartProcess starts bin with args and extra environment variables
-// (KEY=VALUE), in dir. Its output goes to the tail and to echo, if not nil.
-func StartProcess(name, dir string, env []string, echo io.Writer, bin string, args ...string) (*Process, error) {
+// Start starts bin with args and extra environment variables (KEY=VALUE),
+// in dir. Its output goes to the tail and to echo, if not nil.
+func Start(name, dir string, env []string, echo io.Writer, bin string, args ...string) (*Process, error) {
 	p := &Process{Name: name, out: &tail{echo: echo}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
@@ -54,6 +55,13 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Output returns the tail of the process's output.
 func (p *Process) Output() string { return p.out.String() }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitErr is how the process exited (nil for status 0); valid once Done is
+// closed.
+func (p *Process) ExitErr() error { return p.err }
 
 // Exited reports whether the process has exited.
 func (p *Process) Exited() bool {
@@ -79,7 +87,8 @@ func (p *Process) Wait(ctx context.Context) error {
 }
 
 // Stop sends SIGTERM to the process group, kills it after StopTimeout, and
-// waits. An exit caused by the signal is not an error. Safe to call twice.
+// waits. An exit caused by the signal, or an earlier exit (see ExitErr), is
+// not an error. Safe to call twice.
 func (p *Process) Stop() error {
 	p.stopOnce.Do(func() {
 		if p.Exited() {
@@ -114,28 +123,6 @@ func (p *Process) WaitListening(ctx context.Context, addr string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// CheckFree returns a clear error when a loopback port is taken.
-func CheckFree(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("%s is taken by another program: stop it, or run with -free-ports", addr)
-		}
-		return fmt.Errorf("cannot listen on %s: %w", addr, err)
-	}
-	return ln.Close()
-}
-
-// FreeAddr returns a free loopback address.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // tail keeps the last 64 KiB written to it.

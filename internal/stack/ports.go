@@ -1,0 +1,30 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+)
+
+// CheckFree returns a clear error when a loopback port is taken.
+func CheckFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%s is taken by another program: stop it, or run with -free-ports", addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln.Close()
+}
+
+// FreeAddr returns a free loopback address.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
