@@ -75,7 +75,7 @@ func (d *Detector) late(t *thread, ev *Event) {
 		d.stats.Late++
 		return
 	}
-	v := d.vars.byKey[d.key(ev)]
+	v := d.vars.byKey[key(ev, d.intern(ev.Service, ev.Process))]
 	if v != nil && v.retains(t.id, ev.Epoch.Seq) {
 		d.stats.Duplicates++
 		return
@@ -102,7 +102,7 @@ func (d *Detector) late(t *thread, ev *Event) {
 
 // retains reports whether the variable's state holds thread's seq-th event.
 func (v *variable) retains(thread ThreadID, seq uint64) bool {
-	is := func(p *access) bool { return p != nil && p.thread.id == thread && p.seq == seq }
+	is := func(p *access) bool { return p != nil && p.tid == thread && p.seq == seq }
 	if is(v.w) || is(v.r) {
 		return true
 	}
@@ -163,7 +163,7 @@ func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, lat
 // is c, counting the pairs it assumes ordered because of a dropped clock
 // component.
 func (d *Detector) ordered(p *access, c clock) bool {
-	if e, ok := c.get(p.thread.id); ok && e.seq >= p.seq {
+	if e, ok := c.get(p.tid); ok && e.seq >= p.seq {
 		return true
 	}
 	// A dropped entry may have been joined back in with an older seq, so
@@ -178,20 +178,20 @@ func (d *Detector) ordered(p *access, c clock) bool {
 // hb reports whether access p happened before the point whose clock is c,
 // with the same assumption as ordered but without counting.
 func hb(p *access, c clock) bool {
-	if e, ok := c.get(p.thread.id); ok && e.seq >= p.seq {
+	if e, ok := c.get(p.tid); ok && e.seq >= p.seq {
 		return true
 	}
 	return c.horizon != 0 && p.wall <= c.horizon
 }
 
 // differs reports whether p is an access of a thread other than t.
-func differs(p *access, t *thread) bool { return p != nil && p.thread.id != t.id }
+func differs(p *access, t *thread) bool { return p != nil && p.tid != t.id }
 
-// key returns the variable key of an access event.
-func (d *Detector) key(ev *Event) varKey {
+// key returns the variable key of an access event of process proc.
+func key(ev *Event, proc *process) varKey {
 	k := varKey{name: ev.Var}
 	if !ev.Shared {
-		k.proc = d.intern(ev.Service, ev.Process)
+		k.proc = proc
 	}
 	return k
 }
@@ -199,17 +199,24 @@ func (d *Detector) key(ev *Event) varKey {
 // newAccess returns the variable ev accesses (tracking it if new, evicting
 // the least recently accessed beyond Config.MaxVariables) and the access.
 func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *access) {
-	v := d.vars.touch(d.key(ev))
+	proc := t.proc
+	if proc == nil || proc.service != ev.Service || proc.id != ev.Process {
+		proc = d.intern(ev.Service, ev.Process)
+	}
+	v := d.vars.touch(key(ev, proc))
 	if len(d.vars.byKey) > d.cfg.MaxVariables {
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
 	}
 	var a *access
-	if ev.HasValues || len(ev.LocksHeld) > 0 {
+	if ev.HasValues || len(ev.LocksHeld) > 0 || proc != t.proc {
 		// One allocation for both.
 		ax := &struct {
 			access
 			x accessExtra
 		}{x: accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld}}
+		if proc != t.proc {
+			ax.x.proc = proc
+		}
 		a = &ax.access
 		a.extra = &ax.x
 	} else {
@@ -217,10 +224,10 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 	}
 	*a = access{
 		thread: t,
+		tid:    t.id,
 		seq:    ev.Epoch.Seq,
 		wall:   wall,
 		where:  d.location(&ev.Where),
-		proc:   d.intern(ev.Service, ev.Process),
 		span:   ev.SpanID,
 		write:  ev.Kind == KindWrite,
 		extra:  a.extra,

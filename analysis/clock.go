@@ -10,96 +10,161 @@ type clockEntry struct {
 	wall   int64
 }
 
+// maxOverlay bounds a clock's overlay: the entries joined into it since its
+// base was last rebuilt.
+const maxOverlay = 8
+
 // clock is the detector's bounded vector clock of one point in a thread:
 // the components of the OTHER threads (the thread's own component is the
-// seq of the point). entries is sorted by thread and never modified once
-// stored, so clocks share it freely (copy on write).
+// seq of the point). It is a base, sorted by thread, and an overlay of at
+// most 8 entries joined in since, also sorted, whose entries supersede
+// the base's entry of the same thread. Neither is modified once stored, so
+// clocks share them freely (copy on write), and a join that adds a few
+// entries to a clock (a lock release) copies only the overlay; the base is
+// rebuilt when the overlay is full.
 //
-// When joining would exceed the entry bound, the entries of the least
+// When rebuilding would exceed the entry bound, the entries of the least
 // recently active threads are dropped and horizon rises to their wall
 // time: an access by a thread without an entry whose wall time is at or
 // before the horizon is assumed ordered before the point. That can hide a
-// race but never invents one.
+// race but never invents one. A clock thus holds at most the bound plus 8
+// entries.
 type clock struct {
-	entries []clockEntry
+	base    []clockEntry
+	top     []clockEntry
 	horizon int64
 }
 
 // get returns thread's entry.
 func (c *clock) get(t ThreadID) (clockEntry, bool) {
-	lo, hi := 0, len(c.entries)
+	for _, e := range c.top {
+		if e.thread >= t {
+			if e.thread == t {
+				return e, true
+			}
+			break
+		}
+	}
+	return search(c.base, t)
+}
+
+// search returns t's entry in the sorted entries.
+func search(entries []clockEntry, t ThreadID) (clockEntry, bool) {
+	lo, hi := 0, len(entries)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if c.entries[m].thread < t {
+		if entries[m].thread < t {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < len(c.entries) && c.entries[lo].thread == t {
-		return c.entries[lo], true
+	if lo < len(entries) && entries[lo].thread == t {
+		return entries[lo], true
 	}
 	return clockEntry{}, false
 }
 
+// same reports whether a and b are the same stored entries.
+func same(a, b []clockEntry) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// sameClock reports whether a and b are the same clock (joins return their
+// input unchanged when they add nothing).
+func sameClock(a, b clock) bool {
+	return a.horizon == b.horizon && same(a.base, b.base) && same(a.top, b.top)
+}
+
 // join returns the join of c, o and the extra entries (the points o
-// describes). It returns c unchanged when the others add nothing, and o's
-// entries, shared, when they cover c: both without allocating, which is
-// the common case of a lock acquire (the lock's clock covers the
-// acquirer's). maxEntries bounds the result; dropped counts the entries it
-// had to drop.
+// describes). It returns c unchanged when the others add nothing, and o,
+// shared, when it covers c and the extras: both without allocating, which
+// is the common case of a lock acquire (the lock's clock covers the
+// acquirer's). When o covers c but not the extras (a lock release: the
+// releaser's clock covers the lock's), only o's overlay is copied.
+// maxEntries bounds the result's base; dropped counts the entries it had to
+// drop.
 //
 // A clock may hold an entry for its own thread (inherited through a lock
 // or an RPC); it is never consulted, since a thread's own accesses are
 // ordered by program order.
 func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped int) {
-	if !c.adds(o, extras) {
+	if !c.adds(&o, extras) {
 		return c, 0
 	}
-	oCoversC := !o.adds(c, nil)
-	if oCoversC && o.coversAll(extras) {
-		return clock{entries: o.entries, horizon: max(c.horizon, o.horizon)}, 0
+	horizon := max(c.horizon, o.horizon)
+	if !o.adds(&c, nil) {
+		o.horizon = horizon
+		if o.coversAll(extras) {
+			return o, 0
+		}
+		top := make([]clockEntry, len(o.top), len(o.top)+len(extras))
+		copy(top, o.top)
+		for _, x := range extras {
+			if e, ok := o.get(x.thread); !ok || e.seq < x.seq {
+				top = raise(top, x)
+			}
+		}
+		o.top = top
+		if len(top) > maxOverlay {
+			return o.rebuild(nil, maxEntries)
+		}
+		return o, 0
 	}
-	merged := make([]clockEntry, 0, len(c.entries)+len(o.entries)+len(extras))
-	if oCoversC {
-		// The common case of a lock release: the releaser's clock covers the
-		// lock's (it acquired it); only the extras are new.
-		merged = append(merged, o.entries...)
-		return finishJoin(merged, c, o, extras, maxEntries)
+	return c.rebuild(&o, maxEntries, extras...)
+}
+
+// rebuild returns c joined with o (if not nil) and the extras as a clock
+// with an empty overlay and at most maxEntries entries, and how many it
+// dropped.
+func (c *clock) rebuild(o *clock, maxEntries int, extras ...clockEntry) (clock, int) {
+	out := clock{horizon: c.horizon}
+	var merged []clockEntry
+	if o == nil {
+		merged = make([]clockEntry, 0, len(c.base)+len(c.top)+len(extras))
+		merged = mergeMax(merged, c.base, c.top)
+	} else {
+		out.horizon = max(out.horizon, o.horizon)
+		var bc, bo [2 * DefaultMaxClockEntries]clockEntry
+		fc := mergeMax(bc[:0], c.base, c.top)
+		fo := mergeMax(bo[:0], o.base, o.top)
+		merged = make([]clockEntry, 0, len(fc)+len(fo)+len(extras))
+		merged = mergeMax(merged, fc, fo)
 	}
+	for _, x := range extras {
+		merged = raise(merged, x)
+	}
+	out.base = merged
+	dropped := 0
+	if len(out.base) > maxEntries {
+		dropped = out.truncate(maxEntries)
+	}
+	return out, dropped
+}
+
+// mergeMax appends to dst the merge of the sorted entries a and b, keeping
+// the higher seq of a thread in both.
+func mergeMax(dst, a, b []clockEntry) []clockEntry {
 	i, j := 0, 0
-	for i < len(c.entries) || j < len(o.entries) {
+	for i < len(a) || j < len(b) {
 		switch {
-		case j == len(o.entries) || (i < len(c.entries) && c.entries[i].thread < o.entries[j].thread):
-			merged = append(merged, c.entries[i])
+		case j == len(b) || (i < len(a) && a[i].thread < b[j].thread):
+			dst = append(dst, a[i])
 			i++
-		case i == len(c.entries) || o.entries[j].thread < c.entries[i].thread:
-			merged = append(merged, o.entries[j])
+		case i == len(a) || b[j].thread < a[i].thread:
+			dst = append(dst, b[j])
 			j++
 		default:
-			e := c.entries[i]
-			if o.entries[j].seq > e.seq {
-				e = o.entries[j]
+			e := a[i]
+			if b[j].seq > e.seq {
+				e = b[j]
 			}
-			merged = append(merged, e)
+			dst = append(dst, e)
 			i++
 			j++
 		}
 	}
-	return finishJoin(merged, c, o, extras, maxEntries)
-}
-
-// finishJoin adds the extras to the merged entries of c and o and bounds the
-// result.
-func finishJoin(merged []clockEntry, c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped int) {
-	for _, x := range extras {
-		merged = raise(merged, x)
-	}
-	out = clock{entries: merged, horizon: max(c.horizon, o.horizon)}
-	if len(out.entries) > maxEntries {
-		dropped = out.truncate(maxEntries)
-	}
-	return out, dropped
+	return dst
 }
 
 // raise sets x's thread to at least x.seq in the sorted entries, which it
@@ -133,50 +198,62 @@ func (c *clock) coversAll(extras []clockEntry) bool {
 	return true
 }
 
-// adds reports whether joining o and extras into c would change c, in one
-// pass over both sorted entry lists.
-func (c *clock) adds(o clock, extras []clockEntry) bool {
-	if o.horizon > c.horizon || !c.coversAll(extras) {
-		return true
-	}
+// coversSorted reports whether c holds every entry of the sorted list, in
+// one pass over c's base.
+func (c *clock) coversSorted(list []clockEntry) bool {
 	i := 0
-	for _, x := range o.entries {
-		for i < len(c.entries) && c.entries[i].thread < x.thread {
+	for _, x := range list {
+		for i < len(c.base) && c.base[i].thread < x.thread {
 			i++
 		}
-		if i == len(c.entries) || c.entries[i].thread != x.thread || c.entries[i].seq < x.seq {
-			return true
+		if i < len(c.base) && c.base[i].thread == x.thread && c.base[i].seq >= x.seq {
+			continue
+		}
+		if e, ok := search(c.top, x.thread); !ok || e.seq < x.seq {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
-// truncate keeps the limit entries with the latest wall times, raising the
-// horizon to the latest wall time dropped. It returns how many it dropped.
-// It works in place: call it only on entries no other clock shares.
+// adds reports whether joining o and extras into c would change c. When
+// both share a base (a thread and the lock it acquired), only the overlays
+// are compared.
+func (c *clock) adds(o *clock, extras []clockEntry) bool {
+	if o.horizon > c.horizon || !c.coversAll(extras) || !c.coversAll(o.top) {
+		return true
+	}
+	return !same(c.base, o.base) && !c.coversSorted(o.base)
+}
+
+// truncate keeps the limit base entries with the latest wall times, raising
+// the horizon to the latest wall time dropped. It returns how many it
+// dropped. It works in place: call it only on a base no other clock shares,
+// with an empty overlay.
 func (c *clock) truncate(limit int) int {
-	drop := len(c.entries) - limit
+	drop := len(c.base) - limit
 	var cut int64
 	if drop == 1 {
 		// The common case: one entry too many after a join.
 		i := 0
-		for j, e := range c.entries {
-			if e.wall < c.entries[i].wall {
+		for j, e := range c.base {
+			if e.wall < c.base[i].wall {
 				i = j
 			}
 		}
-		c.horizon = max(c.horizon, c.entries[i].wall)
-		c.entries = slices.Delete(c.entries, i, i+1)
+		c.horizon = max(c.horizon, c.base[i].wall)
+		c.base = slices.Delete(c.base, i, i+1)
 		return 1
 	}
-	walls := make([]int64, len(c.entries))
-	for i, e := range c.entries {
-		walls[i] = e.wall
+	var buf [2 * DefaultMaxClockEntries]int64
+	walls := buf[:0]
+	for _, e := range c.base {
+		walls = append(walls, e.wall)
 	}
 	cut = nthSmallest(walls, drop-1)
-	kept := c.entries[:0]
+	kept := c.base[:0]
 	dropped := 0
-	for _, e := range c.entries {
+	for _, e := range c.base {
 		if dropped < drop && e.wall <= cut {
 			dropped++
 			c.horizon = max(c.horizon, e.wall)
@@ -184,7 +261,7 @@ func (c *clock) truncate(limit int) int {
 		}
 		kept = append(kept, e)
 	}
-	c.entries = kept
+	c.base = kept
 	return dropped
 }
 

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"slices"
 	"time"
 )
 
@@ -91,23 +92,30 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		return err
 	}
 	d.stats.Events++
+	t := d.threads.get(e.Epoch.Thread)
 	if len(e.LocksHeld) > 0 && e.Kind.IsAccess() {
-		e.LocksHeld = d.lockSet(e.LocksHeld)
+		if t != nil && slices.Equal(t.locks, e.LocksHeld) {
+			e.LocksHeld = t.locks
+		} else {
+			e.LocksHeld = d.lockSet(e.LocksHeld)
+			if t != nil {
+				t.locks = e.LocksHeld
+			}
+		}
 	} else {
 		e.LocksHeld = nil
 	}
-	if d.byEpoch[e.Epoch] != nil {
+	if d.npending > 0 && d.byEpoch[e.Epoch] != nil {
 		d.stats.Duplicates++
 		return nil
 	}
-	if t := d.threads.get(e.Epoch.Thread); t != nil && e.Epoch.Seq <= t.done {
-		d.analyse(&pending{ev: e}, false)
+	if t != nil && e.Epoch.Seq <= t.done {
+		d.analyseOn(t, &e, false)
 		return nil
 	}
-	if d.ready0(&e) {
+	if d.ready0(t, &e) {
 		// The common case, events in order: nothing to wait for.
-		p := pending{ev: e}
-		d.analyse(&p, false)
+		d.analyseOn(t, &e, false)
 		d.runReady()
 		return nil
 	}
@@ -135,6 +143,7 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		d.runReady()
 		return nil
 	}
+	p.queued = true
 	d.queue.push(p)
 	d.byEpoch[e.Epoch] = p
 	if !e.Sync.IsZero() && d.bySync[e.Sync] == nil {
@@ -148,13 +157,14 @@ func (d *Detector) Add(e Event, now time.Time) error {
 	return nil
 }
 
-// ready0 reports whether every predecessor of e has been analysed.
-func (d *Detector) ready0(e *Event) bool {
+// ready0 reports whether every predecessor of e, whose thread's state is t
+// (nil if untracked), has been analysed.
+func (d *Detector) ready0(t *thread, e *Event) bool {
 	done := func(dep Epoch) bool {
 		t := d.threads.get(dep.Thread)
 		return t != nil && t.done >= dep.Seq
 	}
-	if e.Epoch.Seq > 1 && !done(Epoch{Thread: e.Epoch.Thread, Seq: e.Epoch.Seq - 1}) {
+	if e.Epoch.Seq > 1 && (t == nil || t.done < e.Epoch.Seq-1) {
 		return false
 	}
 	for _, a := range e.After {
@@ -258,16 +268,28 @@ func (d *Detector) runReady() {
 // thread's and its edges', checks accesses, publishes snapshots and strand
 // epochs, and wakes the events waiting for it.
 func (d *Detector) analyse(p *pending, forced bool) {
-	if d.byEpoch[p.ev.Epoch] == p {
-		delete(d.byEpoch, p.ev.Epoch)
-		d.npending--
-	}
-	if !p.ev.Sync.IsZero() && d.bySync[p.ev.Sync] == p {
-		delete(d.bySync, p.ev.Sync)
+	if p.queued {
+		p.queued = false
+		if d.byEpoch[p.ev.Epoch] == p {
+			delete(d.byEpoch, p.ev.Epoch)
+			d.npending--
+		}
+		if !p.ev.Sync.IsZero() && d.bySync[p.ev.Sync] == p {
+			delete(d.bySync, p.ev.Sync)
+		}
 	}
 	p.done = true
-	ev := &p.ev
-	t := d.threads.touch(ev.Epoch.Thread)
+	d.analyseOn(d.threads.get(p.ev.Epoch.Thread), &p.ev, forced)
+}
+
+// analyseOn analyses ev, which is not pending, given the state of its
+// thread, t (nil when untracked).
+func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
+	if t == nil {
+		t = d.threads.touch(ev.Epoch.Thread)
+	} else {
+		d.threads.toFront(t)
+	}
 	defer d.evictThreads()
 	if ev.Epoch.Seq <= t.done {
 		d.late(t, ev)
@@ -306,6 +328,7 @@ func (d *Detector) describe(t *thread, ev *Event) {
 		t.info.ID = t.id
 		t.trace = ev.TraceID
 		t.info.Service, t.info.Process = ev.Service, ev.Process
+		t.proc = d.intern(ev.Service, ev.Process)
 	}
 	if ev.Kind == KindStart && !t.hasInfo {
 		t.hasInfo = true
@@ -323,13 +346,17 @@ func (d *Detector) describe(t *thread, ev *Event) {
 // older than those, the oldest version kept stands in (a later clock, which
 // can only hide races); when a has not been analysed, only a itself.
 func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry) {
-	if s, ok := d.snaps[a]; ok {
-		// One edge names a published epoch (an RPC is answered once, a
-		// thread spawned or joined once): the snapshot has served.
-		delete(d.snaps, a)
-		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
+	at := d.threads.get(a.Thread)
+	if at == nil || !at.strand {
+		// (A lock strand publishes no snapshot.)
+		if s, ok := d.snaps[a]; ok {
+			// One edge names a published epoch (an RPC is answered once, a
+			// thread spawned or joined once): the snapshot has served.
+			delete(d.snaps, a)
+			return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
+		}
 	}
-	if at := d.threads.get(a.Thread); at != nil && at.done >= a.Seq {
+	if at != nil && at.done >= a.Seq {
 		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}
 	}
 	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
@@ -359,6 +386,7 @@ func (d *Detector) snapshot(e Epoch, c clock, wall int64) {
 // publish advances the lock strand a release publishes on.
 func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
 	s := d.threads.touch(ev.Sync.Thread)
+	s.strand = true
 	if ev.Sync.Seq <= s.done {
 		d.stats.Late++
 		return

@@ -114,8 +114,8 @@ func (p *access) export() Access {
 		Kind:    KindRead,
 		Epoch:   Epoch{Thread: p.thread.id, Seq: p.seq},
 		Thread:  p.thread.info,
-		Service: p.proc.service,
-		Process: p.proc.id,
+		Service: p.process().service,
+		Process: p.process().id,
 		TraceID: p.thread.trace,
 		SpanID:  p.span,
 		Time:    fromUnixNano(p.wall),
@@ -133,7 +133,8 @@ func (p *access) export() Access {
 
 // reason says why p and a are unordered.
 func reason(p, a *access) string {
-	var b []byte
+	var buf [384]byte
+	b := buf[:0]
 	pe, ae := Epoch{Thread: p.thread.id, Seq: p.seq}, Epoch{Thread: a.thread.id, Seq: a.seq}
 	if p.thread.trace != a.thread.trace {
 		b = append(b, "the accesses are in different traces ("...)
@@ -158,7 +159,7 @@ func reason(p, a *access) string {
 	switch {
 	case len(pl) == 0 && len(al) == 0:
 		b = append(b, "; neither holds a lock"...)
-	case p.proc != a.proc:
+	case p.process() != a.process():
 		b = append(b, "; their locks are in different processes, so no lock orders them"...)
 	default:
 		var common []string
@@ -169,13 +170,13 @@ func reason(p, a *access) string {
 		}
 		if len(common) == 0 {
 			b = append(b, "; no common lock ("...)
-			b = append(b, lockList(pl)...)
+			b = appendLocks(b, pl)
 			b = append(b, " vs "...)
-			b = append(b, lockList(al)...)
+			b = appendLocks(b, al)
 			b = append(b, ')')
 		} else {
 			b = append(b, "; both hold "...)
-			b = append(b, lockList(common)...)
+			b = appendLocks(b, common)
 			b = append(b, " but its acquire was not ordered after the other's release"...)
 		}
 	}
@@ -189,11 +190,18 @@ func (p *access) locks() []string {
 	return p.extra.locks
 }
 
-func lockList(l []string) string {
+// appendLocks appends the comma-separated lock names, or "none".
+func appendLocks(b []byte, l []string) []byte {
 	if len(l) == 0 {
-		return "none"
+		return append(b, "none"...)
 	}
-	return strings.Join(l, ", ")
+	for i, name := range l {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, name...)
+	}
+	return b
 }
 
 func shortTrace(t [16]byte) string { return string(appendTrace(nil, t)) }

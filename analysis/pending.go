@@ -6,6 +6,7 @@ type pending struct {
 	arrived int64 // unix nanoseconds
 	missing int   // unsatisfied dependencies
 	done    bool  // analysed (possibly forced before missing reached 0)
+	queued  bool  // in the queue and the byEpoch and bySync tables
 }
 
 // deps calls f for every epoch that must be analysed before ev: its

@@ -90,7 +90,7 @@ func writeAccess(b *strings.Builder, prefix string, a *Access) {
 	default:
 		b.WriteString("  value not recorded")
 	}
-	fmt.Fprintf(b, ", locks held: %s\n", lockList(a.LocksHeld))
+	fmt.Fprintf(b, ", locks held: %s\n", appendLocks(nil, a.LocksHeld))
 	fmt.Fprintf(b, "  trace %s span %s epoch %s\n", shortTrace(a.TraceID), hex.EncodeToString(a.SpanID[:]), a.Epoch)
 }
 

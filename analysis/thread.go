@@ -11,11 +11,15 @@ type thread struct {
 	// seq from which clk holds, and past the versions before it, so that
 	// an edge naming an earlier epoch gets that epoch's clock.
 	since uint64
-	past  [clockVersions]version
-	npast int
+	past  [clockVersions]version // ring, the latest at past[last]
+	npast uint8
+	last  uint8
 
 	info    ThreadInfo
+	proc    *process // the process of its first analysed event
+	locks   []string // the locks held at its last access with locks (shared)
 	hasInfo bool
+	strand  bool // a lock strand (publishes no snapshots)
 	trace   [16]byte // the trace of the thread's first analysed event
 
 	// waiting holds the pending events that wait for one of this thread's
@@ -30,27 +34,54 @@ type thread struct {
 type threads struct {
 	byID       map[ThreadID]*thread
 	head, tail *thread
+	// cache holds recently used threads by a hash of their id, in front of
+	// byID: the threads of the requests in flight and their locks.
+	cache [threadCacheSize]*thread
 }
 
+const threadCacheSize = 1024
+
+func cacheSlot(id ThreadID) uint64 {
+	return uint64(id) * 0x9e3779b97f4a7c15 >> 54 // Fibonacci hashing to 10 bits
+}
+
+// get returns id's state, or nil if it is not tracked.
 func (ts *threads) get(id ThreadID) *thread {
-	if ts.head != nil && ts.head.id == id {
-		return ts.head // consecutive events of one thread skip the map
+	slot := &ts.cache[cacheSlot(id)]
+	if t := *slot; t != nil && t.id == id {
+		return t
 	}
-	return ts.byID[id]
+	t := ts.byID[id]
+	if t != nil {
+		*slot = t
+	}
+	return t
 }
 
 // touch returns id's state, creating it, and marks it most recent.
 func (ts *threads) touch(id ThreadID) *thread {
-	if ts.head != nil && ts.head.id == id {
-		return ts.head
-	}
-	t := ts.byID[id]
+	t := ts.get(id)
 	if t == nil {
 		t = &thread{id: id}
 		ts.byID[id] = t
-	} else {
-		ts.unlink(t)
+		ts.cache[cacheSlot(id)] = t
+		ts.pushFront(t)
+		return t
 	}
+	ts.toFront(t)
+	return t
+}
+
+// toFront marks the tracked thread t most recent.
+func (ts *threads) toFront(t *thread) {
+	if ts.head == t {
+		return
+	}
+	ts.unlink(t)
+	ts.pushFront(t)
+}
+
+func (ts *threads) pushFront(t *thread) {
 	t.next = ts.head
 	if ts.head != nil {
 		ts.head.prev = t
@@ -59,7 +90,6 @@ func (ts *threads) touch(id ThreadID) *thread {
 	if ts.tail == nil {
 		ts.tail = t
 	}
-	return t
 }
 
 func (ts *threads) unlink(t *thread) {
@@ -85,6 +115,9 @@ func (ts *threads) evict(limit int) int {
 		if len(t.waiting) == 0 {
 			ts.unlink(t)
 			delete(ts.byID, t.id)
+			if slot := &ts.cache[cacheSlot(t.id)]; *slot == t {
+				*slot = nil
+			}
 			n++
 		}
 		t = prev
@@ -107,8 +140,8 @@ func (t *thread) setClock(c clock, seq uint64) {
 	if sameClock(c, t.clk) {
 		return
 	}
-	copy(t.past[1:], t.past[:clockVersions-1])
-	t.past[0] = version{since: t.since, clk: t.clk}
+	t.last = (t.last + 1) % clockVersions
+	t.past[t.last] = version{since: t.since, clk: t.clk}
 	t.npast = min(t.npast+1, clockVersions)
 	t.clk, t.since = c, seq
 }
@@ -119,22 +152,15 @@ func (t *thread) clockAt(seq uint64) clock {
 	if seq >= t.since {
 		return t.clk
 	}
-	for i := range t.npast {
-		if seq >= t.past[i].since {
-			return t.past[i].clk
-		}
-	}
 	if t.npast == 0 {
 		return t.clk
 	}
-	return t.past[t.npast-1].clk
-}
-
-// sameClock reports whether a and b are the same clock (joins return their
-// input unchanged when they add nothing).
-func sameClock(a, b clock) bool {
-	if a.horizon != b.horizon || len(a.entries) != len(b.entries) {
-		return false
+	i := t.last
+	for range t.npast - 1 {
+		if seq >= t.past[i].since {
+			return t.past[i].clk
+		}
+		i = (i + clockVersions - 1) % clockVersions
 	}
-	return len(a.entries) == 0 || &a.entries[0] == &b.entries[0]
+	return t.past[i].clk
 }

@@ -16,13 +16,13 @@ type varKey struct {
 // access is one analysed read or write, kept in a variable's state.
 type access struct {
 	thread *thread
+	tid    ThreadID // thread.id, kept here so that checks need not load thread
 	seq    uint64
 	wall   int64
 	where  *Location
-	proc   *process
 	span   [8]byte
 	write  bool
-	extra  *accessExtra // nil when no values and no locks were recorded
+	extra  *accessExtra // nil when no values, no locks and no other process were recorded
 }
 
 // accessExtra holds the optional context of an access.
@@ -30,6 +30,15 @@ type accessExtra struct {
 	old, new  string
 	hasValues bool
 	locks     []string
+	proc      *process // the access's process when it is not its thread's
+}
+
+// process returns the process of the access.
+func (p *access) process() *process {
+	if p.extra != nil && p.extra.proc != nil {
+		return p.extra.proc
+	}
+	return p.thread.proc
 }
 
 // variable is the detector's state of one variable: FastTrack's last
@@ -109,6 +118,9 @@ func (vs *variables) evict(limit int) int {
 // older access.
 func (m *varMore) record(a *access, limit int) bool {
 	if len(m.hist) < limit {
+		if m.hist == nil {
+			m.hist = make([]*access, 0, limit)
+		}
 		m.hist = append(m.hist, a)
 		return false
 	}
