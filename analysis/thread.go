@@ -19,7 +19,7 @@ type thread struct {
 	proc    *process // the process of its first analysed event
 	locks   []string // the locks held at its last access with locks (shared)
 	hasInfo bool
-	strand  bool // a lock strand (publishes no snapshots)
+	strand  bool     // a lock strand (publishes no snapshots)
 	trace   [16]byte // the trace of the thread's first analysed event
 
 	// waiting holds the pending events that wait for one of this thread's
