@@ -12,12 +12,7 @@ func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
 	d.check(v, a, ordered, false)
 
 	if v.more == nil && (differs(v.w, t) || differs(v.r, t)) {
-		v.more = &varMore{}
-		for _, p := range [...]*access{v.w, v.r} {
-			if p != nil {
-				v.more.record(p, d.cfg.MaxHistory)
-			}
-		}
+		d.moreOf(v)
 	}
 	m := v.more
 	switch {
@@ -92,12 +87,23 @@ func (d *Detector) late(t *thread, ev *Event) {
 		return ok && e.seq >= a.seq
 	}
 	d.check(v, a, ordered, true)
-	if v.more == nil {
-		v.more = &varMore{}
-	}
-	if v.more.record(a, d.cfg.MaxHistory) {
+	if d.moreOf(v).record(a, d.cfg.MaxHistory) {
 		d.stats.EvictedHistory++
 	}
+}
+
+// moreOf returns v's state for several threads, creating it from v's last
+// write and read.
+func (d *Detector) moreOf(v *variable) *varMore {
+	if v.more == nil {
+		v.more = &varMore{}
+		for _, p := range [...]*access{v.w, v.r} {
+			if p != nil {
+				v.more.record(p, d.cfg.MaxHistory)
+			}
+		}
+	}
+	return v.more
 }
 
 // retains reports whether the variable's state holds thread's seq-th event.
@@ -203,7 +209,17 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 	if proc == nil || proc.service != ev.Service || proc.id != ev.Process {
 		proc = d.intern(ev.Service, ev.Process)
 	}
-	v := d.vars.touch(key(ev, proc))
+	k := key(ev, proc)
+	var v *variable
+	if lv := t.lastVar; lv != nil && lv.key == k && d.vars.tracked(lv) {
+		// A read-modify-write: the write follows the read of the same
+		// variable.
+		v = lv
+		d.vars.toFront(v)
+	} else {
+		v = d.vars.touch(k)
+		t.lastVar = v
+	}
 	if len(d.vars.byKey) > d.cfg.MaxVariables {
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
 	}

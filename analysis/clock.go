@@ -89,29 +89,38 @@ func sameClock(a, b clock) bool {
 // or an RPC); it is never consulted, since a thread's own accesses are
 // ordered by program order.
 func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped int) {
-	if !c.adds(&o, extras) {
-		return c, 0
+	if !sameClock(c, o) {
+		// (A release joins the releaser's clock into the lock's, which is
+		// often the same: the releaser's clock is the lock's since it
+		// acquired it.)
+		if !c.adds(&o, extras) {
+			return c, 0
+		}
+		if o.adds(&c, nil) {
+			return c.rebuild(&o, maxEntries, extras...)
+		}
+		o.horizon = max(c.horizon, o.horizon)
 	}
-	horizon := max(c.horizon, o.horizon)
-	if !o.adds(&c, nil) {
-		o.horizon = horizon
-		if o.coversAll(extras) {
-			return o, 0
+	// o covers c: add the extras it lacks to its overlay.
+	var top []clockEntry
+	for _, x := range extras {
+		if e, ok := o.get(x.thread); ok && e.seq >= x.seq {
+			continue
 		}
-		top := make([]clockEntry, len(o.top), len(o.top)+len(extras))
-		copy(top, o.top)
-		for _, x := range extras {
-			if e, ok := o.get(x.thread); !ok || e.seq < x.seq {
-				top = raise(top, x)
-			}
+		if top == nil {
+			top = make([]clockEntry, len(o.top), len(o.top)+len(extras))
+			copy(top, o.top)
 		}
-		o.top = top
-		if len(top) > maxOverlay {
-			return o.rebuild(nil, maxEntries)
-		}
+		top = raise(top, x)
+	}
+	if top == nil {
 		return o, 0
 	}
-	return c.rebuild(&o, maxEntries, extras...)
+	o.top = top
+	if len(top) > maxOverlay {
+		return o.rebuild(nil, maxEntries)
+	}
+	return o, 0
 }
 
 // rebuild returns c joined with o (if not nil) and the extras as a clock

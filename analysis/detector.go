@@ -57,9 +57,10 @@ type snapshot struct {
 
 // group counts the occurrences of one distinct race.
 type group struct {
-	count int
-	first time.Time
-	key   string // Race.Group
+	count   int
+	first   time.Time
+	key     string // Race.Group
+	evicted bool   // forgotten beyond Config.MaxVariables groups
 }
 
 // NewDetector returns a Detector bounded by cfg.
@@ -195,20 +196,29 @@ func (d *Detector) Flush() {
 	}
 }
 
-// Drain returns the races found since the previous Drain, in the order
-// found. At most 65,536 are kept between two calls; the others are
-// counted in Stats.Races and their group's Count but not returned.
+// Drain returns the races found since the previous Drain or DrainEach, in
+// the order found. At most 65,536 are kept between two calls; the others
+// are counted in Stats.Races and their group's Count but not returned.
 func (d *Detector) Drain() []Race {
 	if len(d.races) == 0 {
 		return nil
 	}
-	out := make([]Race, len(d.races))
+	out := make([]Race, 0, len(d.races))
+	d.DrainEach(func(r *Race) { out = append(out, *r) })
+	return out
+}
+
+// DrainEach is Drain without the slice: it calls f with each race in turn.
+// r is valid only during the call (DrainEach reuses it); f must not call
+// the Detector.
+func (d *Detector) DrainEach(f func(r *Race)) {
+	var r Race
 	for i := range d.races {
-		out[i] = d.race(&d.races[i])
+		d.race(&d.races[i], &r)
+		f(&r)
 	}
 	clear(d.races)
 	d.races = d.races[:0]
-	return out
 }
 
 // Stats returns the detector's counters.

@@ -28,20 +28,7 @@ type groupID struct {
 // report records the race between retained access p and access a of
 // variable v.
 func (d *Detector) report(v *variable, p, a *access, late bool) {
-	id := groupID{pattern: d.cfg.Pattern(v.key.name), write: p.write && a.write, x: *p.where, y: *a.where}
-	if locLess(id.y, id.x) {
-		id.x, id.y = id.y, id.x
-	}
-	g := d.groups[id]
-	if g == nil {
-		kind := ReadWrite
-		if id.write {
-			kind = WriteWrite
-		}
-		g = &group{first: fromUnixNano(min(p.wall, a.wall)), key: groupKey(id.pattern, kind, &id.x, &id.y)}
-		d.addGroup(id, g)
-		d.stats.Groups++
-	}
+	g := d.group(v, p, a)
 	g.count++
 	d.stats.Races++
 	if len(d.races) < maxUndrained {
@@ -49,21 +36,54 @@ func (d *Detector) report(v *variable, p, a *access, late bool) {
 	}
 }
 
-// race turns a record into the public form.
-func (d *Detector) race(rec *raceRec) Race {
+// group returns the group of the race between p and a on v, creating it
+// if new.
+func (d *Detector) group(v *variable, p, a *access) *group {
+	m := d.moreOf(v)
+	write := p.write && a.write
+	x, y := p.where, a.where
+	if locLess(*y, *x) {
+		x, y = y, x
+	}
+	for _, s := range m.groups {
+		if s.g != nil && !s.g.evicted && s.write == write && s.x == x && s.y == y {
+			return s.g
+		}
+	}
+	if m.pattern == "" {
+		m.pattern = d.cfg.Pattern(v.key.name)
+	}
+	id := groupID{pattern: m.pattern, write: write, x: *x, y: *y}
+	g := d.groups[id]
+	if g == nil {
+		kind := ReadWrite
+		if write {
+			kind = WriteWrite
+		}
+		g = &group{first: fromUnixNano(min(p.wall, a.wall)), key: groupKey(id.pattern, kind, x, y)}
+		d.addGroup(id, g)
+		d.stats.Groups++
+	}
+	m.groups[1] = m.groups[0]
+	m.groups[0] = groupSlot{x: x, y: y, write: write, g: g}
+	return g
+}
+
+// race turns a record into the public form, in r.
+func (d *Detector) race(rec *raceRec, r *Race) {
 	p, a := rec.p, rec.a
-	r := Race{
+	*r = Race{
 		Var:      rec.v.key.name,
 		Shared:   rec.v.key.proc == nil,
 		Kind:     ReadWrite,
 		Severity: SeverityWarning,
-		Previous: p.export(),
-		Current:  a.export(),
 		Reason:   reason(p, a),
 		Late:     rec.late,
 		Count:    rec.count,
 		First:    rec.g.first,
 	}
+	p.export(&r.Previous)
+	a.export(&r.Current)
 	if p.write && a.write {
 		r.Kind, r.Severity = WriteWrite, SeverityError
 		if lu := lostUpdate(p, a); lu != nil {
@@ -71,7 +91,6 @@ func (d *Detector) race(rec *raceRec) Race {
 		}
 	}
 	r.Group = rec.g.key
-	return r
 }
 
 // addGroup tracks a new group, forgetting the oldest beyond
@@ -82,7 +101,10 @@ func (d *Detector) addGroup(id groupID, g *group) {
 		d.groupOrder = append(d.groupOrder, id)
 		return
 	}
-	delete(d.groups, d.groupOrder[d.groupNext])
+	if old, ok := d.groups[d.groupOrder[d.groupNext]]; ok {
+		old.evicted = true
+		delete(d.groups, d.groupOrder[d.groupNext])
+	}
 	d.stats.EvictedGroups++
 	d.groupOrder[d.groupNext] = id
 	d.groupNext = (d.groupNext + 1) % len(d.groupOrder)
@@ -108,9 +130,9 @@ func groupKey(pattern string, k RaceKind, a, b *Location) string {
 	return pattern + " " + k.String() + " " + x + " " + y
 }
 
-// export returns the public form of an access.
-func (p *access) export() Access {
-	a := Access{
+// export sets a to the public form of the access.
+func (p *access) export(a *Access) {
+	*a = Access{
 		Kind:    KindRead,
 		Epoch:   Epoch{Thread: p.thread.id, Seq: p.seq},
 		Thread:  p.thread.info,
@@ -128,7 +150,6 @@ func (p *access) export() Access {
 		a.Old, a.New, a.HasValues = x.old, x.new, x.hasValues
 		a.LocksHeld = slices.Clone(x.locks)
 	}
-	return a
 }
 
 // reason says why p and a are unordered.

@@ -16,8 +16,9 @@ type thread struct {
 	last  uint8
 
 	info    ThreadInfo
-	proc    *process // the process of its first analysed event
-	locks   []string // the locks held at its last access with locks (shared)
+	proc    *process  // the process of its first analysed event
+	locks   []string  // the locks held at its last access with locks (shared)
+	lastVar *variable // the variable of its last access
 	hasInfo bool
 	strand  bool     // a lock strand (publishes no snapshots)
 	trace   [16]byte // the trace of the thread's first analysed event

@@ -56,6 +56,19 @@ type varMore struct {
 	reads []*access // the last read of each thread whose read is not yet ordered before a write
 	hist  []*access // ring of recent accesses
 	next  int       // next slot of hist to write
+
+	// The variable's pattern and its last two race groups, set when it
+	// races, so that repeated races skip computing and hashing the
+	// group's identity.
+	pattern string
+	groups  [2]groupSlot
+}
+
+// groupSlot caches the group of races between the locations x and y.
+type groupSlot struct {
+	x, y  *Location
+	write bool
+	g     *group
 }
 
 // variables is the bounded table of variable states, least recently
@@ -65,17 +78,34 @@ type variables struct {
 	head, tail *variable
 }
 
+// touch returns k's state, creating it, and marks it most recent.
 func (vs *variables) touch(k varKey) *variable {
 	v := vs.byKey[k]
 	if v == nil {
 		v = &variable{key: k}
 		vs.byKey[k] = v
-	} else {
-		if vs.head == v {
-			return v
-		}
-		vs.unlink(v)
+		vs.pushFront(v)
+		return v
 	}
+	vs.toFront(v)
+	return v
+}
+
+// tracked reports whether v is still in the table (not evicted).
+func (vs *variables) tracked(v *variable) bool {
+	return v.prev != nil || v.next != nil || vs.head == v
+}
+
+// toFront marks the tracked variable v most recent.
+func (vs *variables) toFront(v *variable) {
+	if vs.head == v {
+		return
+	}
+	vs.unlink(v)
+	vs.pushFront(v)
+}
+
+func (vs *variables) pushFront(v *variable) {
 	v.next = vs.head
 	if vs.head != nil {
 		vs.head.prev = v
@@ -84,7 +114,6 @@ func (vs *variables) touch(k varKey) *variable {
 	if vs.tail == nil {
 		vs.tail = v
 	}
-	return v
 }
 
 func (vs *variables) unlink(v *variable) {
