@@ -293,3 +293,84 @@ func TestEdgeToAnEarlierEpoch(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessKeepsItsOwnProcess: a thread id seen in two processes (a bug or
+// a collision in the sender) scopes each access by the process it names, and
+// the report shows that process, not the thread's first one.
+func TestAccessKeepsItsOwnProcess(t *testing.T) {
+	d := mustDetector(t, analysis.Config{})
+	a, b := thr{id: 1, trace: 1}, thr{id: 2, trace: 2}
+	a1, a2 := a.ev(analysis.KindStart, "", 0), a.ev(analysis.KindWrite, "x", 10)
+	a2.Process = "p2"
+	b1, b2 := b.ev(analysis.KindStart, "", 0), b.ev(analysis.KindWrite, "x", 20)
+	b2.Process = "p2"
+	b3 := b.ev(analysis.KindWrite, "x", 21) // process p1: another variable
+	add(t, d, t0, a1, a2, b1, b2, b3)
+	rs := d.Drain()
+	if len(rs) != 1 {
+		t.Fatalf("races = %v, want a2~b2 on p2's x only", pairs(rs))
+	}
+	if p, c := rs[0].Previous.Process, rs[0].Current.Process; p != "p2" || c != "p2" {
+		t.Errorf("processes %q and %q, want p2 for both", p, c)
+	}
+	if strings.Contains(rs[0].Reason, "different processes") {
+		t.Errorf("reason %q: both accesses are in p2", rs[0].Reason)
+	}
+}
+
+// TestEvictedGroupStartsAgain: once a group is forgotten (more distinct
+// races than MaxVariables), a new occurrence starts a new group with count
+// 1, even on a variable that still remembers that group.
+func TestEvictedGroupStartsAgain(t *testing.T) {
+	d := mustDetector(t, analysis.Config{MaxVariables: 2})
+	next := analysis.ThreadID(1000)
+	race := func(v string, line int) []analysis.Race {
+		t.Helper()
+		next += 2
+		x, y := thr{id: next, trace: 1}, thr{id: next + 1, trace: 2}
+		add(t, d, t0, x.ev(analysis.KindWrite, v, line), y.ev(analysis.KindWrite, v, line))
+		rs := d.Drain()
+		if len(rs) == 0 {
+			t.Fatalf("%s at line %d: no race", v, line)
+		}
+		return rs
+	}
+	if rs := race("x", 1); rs[0].Count != 1 {
+		t.Fatalf("first race: count %d", rs[0].Count)
+	}
+	race("y", 2)
+	// x is accessed again (by the last thread that wrote it: no race), so
+	// that z's arrival evicts y's state, not x's.
+	last := thr{id: next - 1, trace: 2, seq: 1}
+	add(t, d, t0, last.ev(analysis.KindRead, "x", 9))
+	race("z", 3) // the third group: x's is forgotten
+	if s := d.Stats(); s.EvictedGroups != 1 || s.EvictedVariables != 1 {
+		t.Fatalf("want one group (x's) and one variable (y) evicted: %+v", s)
+	}
+	if rs := race("x", 1); rs[0].Count != 1 {
+		t.Errorf("x's group again after it was forgotten: count %d, want 1 (a new group)", rs[0].Count)
+	}
+}
+
+func TestDrainEachMatchesDrain(t *testing.T) {
+	run := func(drain func(*analysis.Detector) []analysis.Race) []analysis.Race {
+		d := mustDetector(t, analysis.Config{})
+		for i := range 6 {
+			th := thr{id: analysis.ThreadID(i + 1), trace: byte(i)}
+			add(t, d, t0, th.ev(analysis.KindRead, "acct", 7), th.ev(analysis.KindWrite, "acct", 8))
+		}
+		return drain(d)
+	}
+	want := run((*analysis.Detector).Drain)
+	got := run(func(d *analysis.Detector) []analysis.Race {
+		var out []analysis.Race
+		d.DrainEach(func(r *analysis.Race) { out = append(out, *r) })
+		if again := d.Drain(); len(again) != 0 {
+			t.Errorf("Drain after DrainEach returned %d races", len(again))
+		}
+		return out
+	})
+	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("DrainEach gave %v, Drain %v", pairs(got), pairs(want))
+	}
+}
