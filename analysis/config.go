@@ -31,7 +31,8 @@ type Config struct {
 	MaxThreads int
 	// MaxClockEntries bounds the components of one vector clock; the
 	// components of the least recently active threads are dropped first and
-	// their accesses are from then on assumed ordered (never reported).
+	// their accesses are from then on assumed ordered (never reported). A
+	// clock may hold up to 8 more, joined in since it was last rebuilt.
 	// Default 64.
 	MaxClockEntries int
 	// MaxPending bounds the events waiting for predecessors; past it the
