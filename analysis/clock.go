@@ -194,7 +194,13 @@ func raise(entries []clockEntry, x clockEntry) []clockEntry {
 		}
 		return entries
 	}
-	return slices.Insert(entries, lo, x)
+	if len(entries) == cap(entries) {
+		return slices.Insert(entries, lo, x)
+	}
+	entries = entries[:len(entries)+1]
+	copy(entries[lo+1:], entries[lo:])
+	entries[lo] = x
+	return entries
 }
 
 // coversAll reports whether c holds every extra entry.
