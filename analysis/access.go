@@ -223,30 +223,21 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 	if len(d.vars.byKey) > d.cfg.MaxVariables {
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
 	}
-	var a *access
-	if ev.HasValues || len(ev.LocksHeld) > 0 || proc != t.proc {
-		// One allocation for both.
-		ax := &struct {
-			access
-			x accessExtra
-		}{x: accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld}}
-		if proc != t.proc {
-			ax.x.proc = proc
-		}
-		a = &ax.access
-		a.extra = &ax.x
-	} else {
-		a = new(access)
+	where := d.location(&ev.Where)
+	if !ev.HasValues && len(ev.LocksHeld) == 0 && proc == t.proc {
+		return v, &access{thread: t, tid: t.id, seq: ev.Epoch.Seq, wall: wall, where: where, span: ev.SpanID, write: ev.Kind == KindWrite}
 	}
-	*a = access{
-		thread: t,
-		tid:    t.id,
-		seq:    ev.Epoch.Seq,
-		wall:   wall,
-		where:  d.location(&ev.Where),
-		span:   ev.SpanID,
-		write:  ev.Kind == KindWrite,
-		extra:  a.extra,
+	// One allocation for both.
+	ax := &struct {
+		access
+		x accessExtra
+	}{
+		access: access{thread: t, tid: t.id, seq: ev.Epoch.Seq, wall: wall, where: where, span: ev.SpanID, write: ev.Kind == KindWrite},
+		x:      accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld},
 	}
-	return v, a
+	if proc != t.proc {
+		ax.x.proc = proc
+	}
+	ax.extra = &ax.x
+	return v, &ax.access
 }

@@ -310,14 +310,16 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 	}
 	wall := unixNano(ev.Time)
 	c := t.clk
-	for _, a := range ev.After {
-		snap, extra := d.resolve(a, wall)
-		var dropped int
-		c, dropped = join(c, snap, []clockEntry{extra}, d.cfg.MaxClockEntries)
-		d.stats.EvictedClockEntries += uint64(dropped)
+	if len(ev.After) > 0 {
+		for _, a := range ev.After {
+			snap, extra := d.resolve(a, wall)
+			var dropped int
+			c, dropped = join(c, snap, []clockEntry{extra}, d.cfg.MaxClockEntries)
+			d.stats.EvictedClockEntries += uint64(dropped)
+		}
+		t.setClock(c, ev.Epoch.Seq)
 	}
 	prevDone := t.done
-	t.setClock(c, ev.Epoch.Seq)
 	t.done, t.wall = ev.Epoch.Seq, wall
 	d.describe(t, ev)
 
