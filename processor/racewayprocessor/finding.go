@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/xpdata"
 
 	"github.com/raceway-otel/raceway/analysis"
 	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadata"
@@ -26,10 +27,11 @@ const (
 	roleCurrent  = "current"
 )
 
-// appendFinding adds a finding trace for r to td: resource service.name
-// "raceway", one span "race <var> <kind>" linked to both access spans and
-// carrying the whole finding in its attributes.
-func appendFinding(td ptrace.Traces, r *analysis.Race) {
+// appendFinding adds a finding trace for t's race to td: resource
+// service.name "raceway", one span "race <var> <kind>" linked to both access
+// spans and carrying the whole finding in its attributes.
+func appendFinding(td ptrace.Traces, t *raceText) {
+	r := t.r
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr(attrServiceName, convention.FindingService)
 	ss := rs.ScopeSpans().AppendEmpty()
@@ -57,7 +59,7 @@ func appendFinding(td ptrace.Traces, r *analysis.Race) {
 		l.SetSpanID(pcommon.SpanID(side.a.SpanID))
 		l.Attributes().PutStr(attrRaceRole, side.role)
 	}
-	putRace(span.Attributes(), r, true)
+	t.put(span.Attributes(), "", true)
 }
 
 func statusMessage(r *analysis.Race) string {
@@ -89,64 +91,136 @@ func findingIDs(r *analysis.Race) (pcommon.TraceID, pcommon.SpanID) {
 	return tid, sid
 }
 
-// putRace writes the finding's attributes (convention.Race* keys) to m;
-// withReport adds the Go-race-detector style report text.
-func putRace(m pcommon.Map, r *analysis.Race, withReport bool) {
-	m.PutStr(convention.RaceVar, r.Var)
-	if r.Shared {
-		m.PutStr(convention.RaceScope, convention.ScopeShared)
-	} else {
-		m.PutStr(convention.RaceScope, convention.ScopeProcess)
-	}
-	m.PutStr(convention.RaceKind, r.Kind.String())
-	m.PutStr(convention.RaceSeverity, r.Severity.String())
-	m.PutStr(convention.RaceGroup, r.Group)
-	m.PutInt(convention.RaceCount, int64(r.Count))
-	m.PutStr(convention.RaceReason, r.Reason)
-	m.PutBool(convention.RaceLate, r.Late)
-	m.PutBool(convention.RaceLostUpdate, r.LostUpdate != nil)
-	if lu := r.LostUpdate; lu != nil {
-		m.PutStr(convention.RaceLostRead, lu.Read)
-		m.PutStr(convention.RaceLostFinal, lu.Final)
-		if lu.Expected != "" {
-			m.PutStr(convention.RaceLostExpect, lu.Expected)
-		}
-	}
-	putAccess(m, convention.RacePrevious, &r.Previous)
-	putAccess(m, convention.RaceCurrent, &r.Current)
-	if withReport {
-		m.PutStr(convention.RaceReport, r.Report())
+// raceAttrs is how many attributes raceText.put writes at most without the
+// role and the report: 9 about the race, 3 about a lost update and 15 per
+// access.
+const raceAttrs = 9 + 3 + 2*15
+
+// accessKeys are the keys of one access's attributes: convention.RacePrevious
+// or RaceCurrent followed by the per-access suffix. They are built once, not
+// on every race.
+type accessKeys struct {
+	access, service, process, traceID, spanID, epoch, threadID, threadName,
+	threadOrigin, file, line, function, valueOld, valueNew, locksHeld string
+}
+
+func newAccessKeys(prefix string) *accessKeys {
+	return &accessKeys{
+		access:       prefix + convention.RaceAccess,
+		service:      prefix + convention.RaceService,
+		process:      prefix + raceProcess,
+		traceID:      prefix + convention.RaceTraceID,
+		spanID:       prefix + convention.RaceSpanID,
+		epoch:        prefix + convention.RaceEpoch,
+		threadID:     prefix + convention.RaceThreadID,
+		threadName:   prefix + convention.RaceThreadName,
+		threadOrigin: prefix + convention.RaceThreadStart,
+		file:         prefix + convention.RaceFile,
+		line:         prefix + convention.RaceLine,
+		function:     prefix + convention.RaceFunction,
+		valueOld:     prefix + convention.RaceValueOld,
+		valueNew:     prefix + convention.RaceValueNew,
+		locksHeld:    prefix + convention.RaceLocksHeld,
 	}
 }
 
-func putAccess(m pcommon.Map, prefix string, a *analysis.Access) {
-	m.PutStr(prefix+convention.RaceAccess, a.Kind.String())
-	m.PutStr(prefix+convention.RaceService, a.Service)
+var (
+	previousKeys = newAccessKeys(convention.RacePrevious)
+	currentKeys  = newAccessKeys(convention.RaceCurrent)
+)
+
+// raceText is a race with the text of the attribute values computed from
+// it, computed on first use and shared by the race's annotations and
+// finding.
+type raceText struct {
+	r         *analysis.Race
+	done      bool
+	prev, cur accessText
+}
+
+// accessText is the text of an access's computed attribute values.
+type accessText struct{ traceID, spanID, epoch, threadID string }
+
+func newAccessText(a *analysis.Access) accessText {
+	return accessText{
+		traceID:  pcommon.TraceID(a.TraceID).String(),
+		spanID:   pcommon.SpanID(a.SpanID).String(),
+		epoch:    a.Epoch.String(),
+		threadID: a.Epoch.Thread.String(),
+	}
+}
+
+// put sets m, which must be empty, to the finding's attributes
+// (convention.Race* keys), after attrRaceRole = role unless role is empty;
+// withReport adds the Go-race-detector style report text. Every key is
+// written once, so the map is built without pcommon.Map's check for an
+// existing key on every Put.
+func (t *raceText) put(m pcommon.Map, role string, withReport bool) {
+	if !t.done {
+		t.prev, t.cur, t.done = newAccessText(&t.r.Previous), newAccessText(&t.r.Current), true
+	}
+	r := t.r
+	var b xpdata.MapBuilder
+	b.EnsureCapacity(raceAttrs + 2)
+	if role != "" {
+		b.AppendEmpty(attrRaceRole).SetStr(role)
+	}
+	b.AppendEmpty(convention.RaceVar).SetStr(r.Var)
+	if r.Shared {
+		b.AppendEmpty(convention.RaceScope).SetStr(convention.ScopeShared)
+	} else {
+		b.AppendEmpty(convention.RaceScope).SetStr(convention.ScopeProcess)
+	}
+	b.AppendEmpty(convention.RaceKind).SetStr(r.Kind.String())
+	b.AppendEmpty(convention.RaceSeverity).SetStr(r.Severity.String())
+	b.AppendEmpty(convention.RaceGroup).SetStr(r.Group)
+	b.AppendEmpty(convention.RaceCount).SetInt(int64(r.Count))
+	b.AppendEmpty(convention.RaceReason).SetStr(r.Reason)
+	b.AppendEmpty(convention.RaceLate).SetBool(r.Late)
+	b.AppendEmpty(convention.RaceLostUpdate).SetBool(r.LostUpdate != nil)
+	if lu := r.LostUpdate; lu != nil {
+		b.AppendEmpty(convention.RaceLostRead).SetStr(lu.Read)
+		b.AppendEmpty(convention.RaceLostFinal).SetStr(lu.Final)
+		if lu.Expected != "" {
+			b.AppendEmpty(convention.RaceLostExpect).SetStr(lu.Expected)
+		}
+	}
+	putAccess(&b, previousKeys, &r.Previous, &t.prev)
+	putAccess(&b, currentKeys, &r.Current, &t.cur)
+	if withReport {
+		b.AppendEmpty(convention.RaceReport).SetStr(r.Report())
+	}
+	b.UnsafeIntoMap(m)
+}
+
+func putAccess(b *xpdata.MapBuilder, k *accessKeys, a *analysis.Access, txt *accessText) {
+	b.AppendEmpty(k.access).SetStr(a.Kind.String())
+	b.AppendEmpty(k.service).SetStr(a.Service)
 	if a.Process != "" {
-		m.PutStr(prefix+raceProcess, a.Process)
+		b.AppendEmpty(k.process).SetStr(a.Process)
 	}
-	m.PutStr(prefix+convention.RaceTraceID, pcommon.TraceID(a.TraceID).String())
-	m.PutStr(prefix+convention.RaceSpanID, pcommon.SpanID(a.SpanID).String())
-	m.PutStr(prefix+convention.RaceEpoch, a.Epoch.String())
-	m.PutStr(prefix+convention.RaceThreadID, a.Epoch.Thread.String())
+	b.AppendEmpty(k.traceID).SetStr(txt.traceID)
+	b.AppendEmpty(k.spanID).SetStr(txt.spanID)
+	b.AppendEmpty(k.epoch).SetStr(txt.epoch)
+	b.AppendEmpty(k.threadID).SetStr(txt.threadID)
 	if a.Thread.Name != "" {
-		m.PutStr(prefix+convention.RaceThreadName, a.Thread.Name)
+		b.AppendEmpty(k.threadName).SetStr(a.Thread.Name)
 	}
-	m.PutStr(prefix+convention.RaceThreadStart, a.Thread.Origin.String())
+	b.AppendEmpty(k.threadOrigin).SetStr(a.Thread.Origin.String())
 	if a.Where.File != "" {
-		m.PutStr(prefix+convention.RaceFile, a.Where.File)
-		m.PutInt(prefix+convention.RaceLine, int64(a.Where.Line))
+		b.AppendEmpty(k.file).SetStr(a.Where.File)
+		b.AppendEmpty(k.line).SetInt(int64(a.Where.Line))
 	}
 	if a.Where.Function != "" {
-		m.PutStr(prefix+convention.RaceFunction, a.Where.Function)
+		b.AppendEmpty(k.function).SetStr(a.Where.Function)
 	}
 	if a.HasValues {
 		if a.Kind == analysis.KindWrite {
-			m.PutStr(prefix+convention.RaceValueOld, a.Old)
+			b.AppendEmpty(k.valueOld).SetStr(a.Old)
 		}
-		m.PutStr(prefix+convention.RaceValueNew, a.New)
+		b.AppendEmpty(k.valueNew).SetStr(a.New)
 	}
-	held := m.PutEmptySlice(prefix + convention.RaceLocksHeld)
+	held := b.AppendEmpty(k.locksHeld).SetEmptySlice()
 	held.EnsureCapacity(len(a.LocksHeld))
 	for _, l := range a.LocksHeld {
 		held.AppendEmpty().SetStr(l)

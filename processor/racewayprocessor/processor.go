@@ -32,28 +32,6 @@ const (
 	attrServiceInstanceID = "service.instance.id"
 )
 
-// heldSpan is a span held for its trace's wait.
-type heldSpan struct {
-	span  ptrace.Span
-	races int // raceway.race events added
-}
-
-// heldTrace holds the spans of one trace that carry Raceway records.
-type heldTrace struct {
-	id       pcommon.TraceID
-	arrived  time.Time
-	td       ptrace.Traces
-	spans    []heldSpan
-	released bool
-
-	// Where the spans of the batch being consumed go.
-	batch uint64
-	rsIdx int
-	ssIdx int
-	rs    ptrace.ResourceSpans
-	ss    ptrace.ScopeSpans
-}
-
 type racewayProcessor struct {
 	cfg    Config
 	logger *zap.Logger
@@ -71,12 +49,14 @@ type racewayProcessor struct {
 	det      *analysis.Detector
 	dec      convention.Decoder
 	held     map[pcommon.TraceID]*heldTrace
-	queue    []*heldTrace // in arrival order; released entries are skipped
-	full     []*heldTrace // traces that reached max_spans_per_trace
-	qhead    int
+	traces   fifo[*heldTrace] // in arrival order; released entries are skipped
+	spare    []*heldTrace     // released and no longer queued, for reuse
+	batches  fifo[*heldBatch] // in arrival order
+	cur      *heldBatch       // of the batch being consumed, once it holds a span
+	full     []*heldTrace     // traces that reached max_spans_per_trace
 	nspans   int
-	batch    uint64
-	outbox   ptrace.Traces // released spans and findings, sent after unlocking
+	outbox   ptrace.Traces        // released spans and findings, sent after unlocking
+	onRace   func(*analysis.Race) // handleRace, for DrainEach
 	shutdown bool
 
 	// Counters not kept by the detector, and the detector's last Stats,
@@ -116,7 +96,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*r
 	if err != nil {
 		return nil, err
 	}
-	return &racewayProcessor{
+	p := &racewayProcessor{
 		cfg:     *cfg,
 		logger:  set.Logger,
 		next:    next,
@@ -126,7 +106,9 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*r
 		det:     det,
 		held:    make(map[pcommon.TraceID]*heldTrace),
 		outbox:  ptrace.NewTraces(),
-	}, nil
+	}
+	p.onRace = p.handleRace
+	return p, nil
 }
 
 // Capabilities: the processor moves held spans out of the batches it
@@ -181,13 +163,8 @@ func (p *racewayProcessor) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.det.Flush()
-	p.handleRaces(p.det.Drain())
-	for _, h := range p.queue[p.qhead:] {
-		if !h.released {
-			p.release(h)
-		}
-	}
-	p.queue, p.qhead = nil, 0
+	p.det.DrainEach(p.onRace)
+	p.releaseAll()
 	p.recordStats(ctx)
 	out := p.takeOutbox()
 	p.mu.Unlock()
@@ -215,7 +192,6 @@ func (p *racewayProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 	if !p.forward {
 		return p.analyseOnly(ctx, td, now)
 	}
-	p.batch++
 	moved := false
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -249,8 +225,9 @@ func (p *racewayProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 			return rs.ScopeSpans().Len() == 0
 		})
 	}
+	p.cur = nil // the next batch's spans are held apart
 	// Annotate the races found so far, then enforce the limits on held spans.
-	p.handleRaces(p.det.Drain())
+	p.det.DrainEach(p.onRace)
 	p.enforceLimits()
 	released := p.outbox.ResourceSpans().Len() > 0
 	if released {
@@ -292,7 +269,7 @@ func (p *racewayProcessor) analyseOnly(ctx context.Context, td ptrace.Traces, no
 			}
 		}
 	}
-	p.handleRaces(p.det.Drain())
+	p.det.DrainEach(p.onRace)
 	out := p.takeOutbox()
 	p.mu.Unlock()
 	if out.ResourceSpans().Len() == 0 {
@@ -310,19 +287,8 @@ func (p *racewayProcessor) tick(ctx context.Context, now time.Time) {
 		return
 	}
 	p.det.Advance(now)
-	p.handleRaces(p.det.Drain())
-	for p.qhead < len(p.queue) {
-		h := p.queue[p.qhead]
-		if !h.released {
-			if now.Sub(h.arrived) < p.cfg.WaitDuration {
-				break
-			}
-			p.release(h)
-		}
-		p.queue[p.qhead] = nil
-		p.qhead++
-	}
-	p.compactQueue()
+	p.det.DrainEach(p.onRace)
+	p.expire(now)
 	p.recordStats(ctx)
 	out := p.takeOutbox()
 	p.mu.Unlock()
@@ -414,100 +380,27 @@ func decodeAttributes(d *convention.Decoder, attrs pcommon.Map) {
 	})
 }
 
-// hold moves span (of resource rs, scope ss, at indexes i, j of the batch)
-// into its trace's held spans.
-func (p *racewayProcessor) hold(span ptrace.Span, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, i, j int, now time.Time) {
-	tid := span.TraceID()
-	h := p.held[tid]
-	if h == nil {
-		h = &heldTrace{id: tid, arrived: now, td: ptrace.NewTraces()}
-		p.held[tid] = h
-		p.queue = append(p.queue, h)
-	}
-	if h.batch != p.batch || h.rsIdx != i {
-		h.batch, h.rsIdx, h.ssIdx = p.batch, i, -1
-		h.rs = h.td.ResourceSpans().AppendEmpty()
-		rs.Resource().CopyTo(h.rs.Resource())
-		h.rs.SetSchemaUrl(rs.SchemaUrl())
-	}
-	if h.ssIdx != j {
-		h.ssIdx = j
-		h.ss = h.rs.ScopeSpans().AppendEmpty()
-		ss.Scope().CopyTo(h.ss.Scope())
-		h.ss.SetSchemaUrl(ss.SchemaUrl())
-	}
-	dst := h.ss.Spans().AppendEmpty()
-	span.MoveTo(dst)
-	h.spans = append(h.spans, heldSpan{span: dst})
-	p.nspans++
-	if len(h.spans) == p.cfg.MaxSpansPerTrace {
-		p.full = append(p.full, h)
-	}
-}
-
-// enforceLimits releases traces early: those holding max_spans_per_trace
-// spans or more, then the oldest while more than max_traces are held.
-func (p *racewayProcessor) enforceLimits() {
-	for _, h := range p.full {
-		if !h.released {
-			p.release(h)
-			p.evictSpans++
-		}
-	}
-	clear(p.full)
-	p.full = p.full[:0]
-	for len(p.held) > p.cfg.MaxTraces && p.qhead < len(p.queue) {
-		h := p.queue[p.qhead]
-		p.queue[p.qhead] = nil
-		p.qhead++
-		if !h.released {
-			p.release(h)
-			p.evictTraces++
-		}
-	}
-	p.compactQueue()
-}
-
-func (p *racewayProcessor) compactQueue() {
-	if p.qhead > 64 && p.qhead*2 > len(p.queue) {
-		n := copy(p.queue, p.queue[p.qhead:])
-		clear(p.queue[n:])
-		p.queue, p.qhead = p.queue[:n], 0
-	}
-}
-
-// release moves h's spans to the outbox.
-func (p *racewayProcessor) release(h *heldTrace) {
-	h.released = true
-	if p.held[h.id] == h {
-		delete(p.held, h.id)
-	}
-	p.nspans -= len(h.spans)
-	h.td.ResourceSpans().MoveAndAppendTo(p.outbox.ResourceSpans())
-	h.spans = nil
-	h.rs, h.ss = ptrace.ResourceSpans{}, ptrace.ScopeSpans{}
-}
-
 func (p *racewayProcessor) takeOutbox() ptrace.Traces {
 	out := p.outbox
 	p.outbox = ptrace.NewTraces()
 	return out
 }
 
-// handleRaces annotates the held spans that took part in races and adds a
-// finding trace to the outbox for every new distinct race.
-func (p *racewayProcessor) handleRaces(races []analysis.Race) {
-	for i := range races {
-		r := &races[i]
-		p.annotate(r, &r.Previous, rolePrevious)
-		p.annotate(r, &r.Current, roleCurrent)
-		if r.Count == 1 {
-			appendFinding(p.outbox, r)
-		}
+// handleRace annotates the held spans that took part in r and adds a finding
+// trace to the outbox if r is a new distinct race. It is called by the
+// detector's DrainEach (as p.onRace) and must not call the detector.
+func (p *racewayProcessor) handleRace(r *analysis.Race) {
+	t := raceText{r: r}
+	p.annotate(&t, &r.Previous, rolePrevious)
+	p.annotate(&t, &r.Current, roleCurrent)
+	if r.Count == 1 {
+		appendFinding(p.outbox, &t)
 	}
 }
 
-func (p *racewayProcessor) annotate(r *analysis.Race, a *analysis.Access, role string) {
+// annotate adds a raceway.race span event about t's race, with the given
+// role, to the held span of a, if any.
+func (p *racewayProcessor) annotate(t *raceText, a *analysis.Access, role string) {
 	h := p.held[pcommon.TraceID(a.TraceID)]
 	if h == nil {
 		return // released already: only the finding trace tells
@@ -532,9 +425,7 @@ func (p *racewayProcessor) annotate(r *analysis.Race, a *analysis.Access, role s
 	ev := hs.span.Events().AppendEmpty()
 	ev.SetName(convention.RaceEvent)
 	ev.SetTimestamp(pcommon.NewTimestampFromTime(a.Time))
-	attrs := ev.Attributes()
-	attrs.PutStr(attrRaceRole, role)
-	putRace(attrs, r, false)
+	t.put(ev.Attributes(), role, false)
 }
 
 // recordStats turns the detector's Stats and the local counters into metric
