@@ -293,10 +293,10 @@ func (d *Detector) analyse(p *pending, forced bool) {
 }
 
 // analyseOn analyses ev, which is not pending, given the state of its
-// thread, t (nil when untracked).
+// thread, t (nil when untracked: the caller has just looked it up).
 func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 	if t == nil {
-		t = d.threads.touch(ev.Epoch.Thread)
+		t = d.threads.add(ev.Epoch.Thread)
 	} else {
 		d.threads.toFront(t)
 	}

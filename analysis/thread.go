@@ -9,11 +9,11 @@ type thread struct {
 
 	// A thread's clock changes only where an edge joins in; since is the
 	// seq from which clk holds, and past the versions before it, so that
-	// an edge naming an earlier epoch gets that epoch's clock.
+	// an edge naming an earlier epoch gets that epoch's clock. Before its
+	// first change the clock is empty, which needs no version: past is
+	// allocated at the second change.
 	since uint64
-	past  [clockVersions]version // ring, the latest at past[last]
-	npast uint8
-	last  uint8
+	past  *pastClocks
 
 	info    ThreadInfo
 	proc    *process  // the process of its first analysed event
@@ -63,13 +63,18 @@ func (ts *threads) get(id ThreadID) *thread {
 func (ts *threads) touch(id ThreadID) *thread {
 	t := ts.get(id)
 	if t == nil {
-		t = &thread{id: id}
-		ts.byID[id] = t
-		ts.cache[cacheSlot(id)] = t
-		ts.pushFront(t)
-		return t
+		return ts.add(id)
 	}
 	ts.toFront(t)
+	return t
+}
+
+// add tracks the state of id, which is not tracked, as most recent.
+func (ts *threads) add(id ThreadID) *thread {
+	t := &thread{id: id}
+	ts.byID[id] = t
+	ts.cache[cacheSlot(id)] = t
+	ts.pushFront(t)
 	return t
 }
 
@@ -135,15 +140,34 @@ type version struct {
 	clk   clock
 }
 
+// pastClocks is a ring of a thread's latest past clock versions.
+type pastClocks struct {
+	v       [clockVersions]version // the latest at v[last]
+	n       uint8                  // versions kept
+	last    uint8
+	dropped bool // older versions were overwritten
+}
+
 // setClock makes c the thread's clock from seq on, keeping the previous
 // version when c differs.
 func (t *thread) setClock(c clock, seq uint64) {
 	if sameClock(c, t.clk) {
 		return
 	}
-	t.last = (t.last + 1) % clockVersions
-	t.past[t.last] = version{since: t.since, clk: t.clk}
-	t.npast = min(t.npast+1, clockVersions)
+	if t.since == 0 {
+		// The first change: the clock was empty before it.
+		t.clk, t.since = c, seq
+		return
+	}
+	p := t.past
+	if p == nil {
+		p = new(pastClocks)
+		t.past = p
+	}
+	p.last = (p.last + 1) % clockVersions
+	p.dropped = p.dropped || p.n == clockVersions
+	p.v[p.last] = version{since: t.since, clk: t.clk}
+	p.n = min(p.n+1, clockVersions)
 	t.clk, t.since = c, seq
 }
 
@@ -153,15 +177,19 @@ func (t *thread) clockAt(seq uint64) clock {
 	if seq >= t.since {
 		return t.clk
 	}
-	if t.npast == 0 {
-		return t.clk
+	p := t.past
+	if p == nil {
+		return clock{}
 	}
-	i := t.last
-	for range t.npast - 1 {
-		if seq >= t.past[i].since {
-			return t.past[i].clk
+	i := p.last
+	for range p.n {
+		if seq >= p.v[i].since {
+			return p.v[i].clk
 		}
 		i = (i + clockVersions - 1) % clockVersions
 	}
-	return t.past[i].clk
+	if !p.dropped {
+		return clock{} // before the first change
+	}
+	return p.v[(p.last+1)%clockVersions].clk // the oldest kept
 }
