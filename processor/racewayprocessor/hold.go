@@ -223,25 +223,24 @@ func (p *racewayProcessor) releaseAll() {
 // cutoff stay there, to be released with their batch; the others (all of
 // them for a zero cutoff) are moved to the outbox now.
 func (p *racewayProcessor) release(h *heldTrace, cutoff time.Time) {
-	var from ptrace.ScopeSpans
-	var to ptrace.SpanSlice
 	for i := range h.spans {
 		hs := &h.spans[i]
 		b := hs.batch
 		if !b.arrived.After(cutoff) {
 			continue
 		}
-		if hs.ss != from {
-			from = hs.ss
+		if hs.ss != p.movedFrom {
+			// (Consecutive traces evicted from one batch share the copy.)
+			p.movedFrom = hs.ss
 			rs := p.outbox.ResourceSpans().AppendEmpty()
 			hs.rs.Resource().CopyTo(rs.Resource())
 			rs.SetSchemaUrl(hs.rs.SchemaUrl())
 			ss := rs.ScopeSpans().AppendEmpty()
 			hs.ss.Scope().CopyTo(ss.Scope())
 			ss.SetSchemaUrl(hs.ss.SchemaUrl())
-			to = ss.Spans()
+			p.movedTo = ss.Spans()
 		}
-		hs.span.MoveTo(to.AppendEmpty())
+		hs.span.MoveTo(p.movedTo.AppendEmpty())
 		b.live--
 		b.holes++
 		if b.holes > b.live {

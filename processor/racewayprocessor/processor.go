@@ -45,19 +45,23 @@ type racewayProcessor struct {
 	stop chan struct{}
 	done chan struct{}
 
-	mu       sync.Mutex
-	det      *analysis.Detector
-	dec      convention.Decoder
-	held     map[pcommon.TraceID]*heldTrace
-	traces   fifo[*heldTrace] // in arrival order; released entries are skipped
-	spare    []*heldTrace     // released and no longer queued, for reuse
-	batches  fifo[*heldBatch] // in arrival order
-	cur      *heldBatch       // of the batch being consumed, once it holds a span
-	full     []*heldTrace     // traces that reached max_spans_per_trace
-	nspans   int
-	outbox   ptrace.Traces        // released spans and findings, sent after unlocking
-	onRace   func(*analysis.Race) // handleRace, for DrainEach
-	shutdown bool
+	mu      sync.Mutex
+	det     *analysis.Detector
+	dec     convention.Decoder
+	held    map[pcommon.TraceID]*heldTrace
+	traces  fifo[*heldTrace] // in arrival order; released entries are skipped
+	spare   []*heldTrace     // released and no longer queued, for reuse
+	batches fifo[*heldBatch] // in arrival order
+	cur     *heldBatch       // of the batch being consumed, once it holds a span
+	full    []*heldTrace     // traces that reached max_spans_per_trace
+	nspans  int
+	outbox  ptrace.Traces // released spans and findings, sent after unlocking
+	// The held scope whose spans release last moved out of their batch, and
+	// where in the outbox they went.
+	movedFrom ptrace.ScopeSpans
+	movedTo   ptrace.SpanSlice
+	onRace    func(*analysis.Race) // handleRace, for DrainEach
+	shutdown  bool
 
 	// Counters not kept by the detector, and the detector's last Stats,
 	// turned into metric deltas by recordStats.
@@ -383,6 +387,7 @@ func decodeAttributes(d *convention.Decoder, attrs pcommon.Map) {
 func (p *racewayProcessor) takeOutbox() ptrace.Traces {
 	out := p.outbox
 	p.outbox = ptrace.NewTraces()
+	p.movedFrom, p.movedTo = ptrace.ScopeSpans{}, ptrace.SpanSlice{}
 	return out
 }
 
