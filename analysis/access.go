@@ -70,7 +70,7 @@ func (d *Detector) late(t *thread, ev *Event) {
 		d.stats.Late++
 		return
 	}
-	v := d.vars.byKey[key(ev, d.intern(ev.Service, ev.Process))]
+	v := d.vars.get(key(ev, d.intern(ev.Service, ev.Process)))
 	if v != nil && v.retains(t.id, ev.Epoch.Seq) {
 		d.stats.Duplicates++
 		return
@@ -220,7 +220,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 		v = d.vars.touch(k)
 		t.lastVar = v
 	}
-	if len(d.vars.byKey) > d.cfg.MaxVariables {
+	if d.vars.n > d.cfg.MaxVariables {
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
 	}
 	where := d.location(&ev.Where)

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"hash/maphash"
 	"slices"
 	"time"
 )
@@ -22,7 +23,7 @@ type Detector struct {
 
 	threads threads
 	vars    variables
-	procs   map[process]*process
+	procs   map[[2]string]*process // by service and id
 	locs    map[Location]*Location
 	// Small caches in front of procs and locs: most accesses repeat the
 	// last process and one of a few code locations.
@@ -72,8 +73,8 @@ func NewDetector(cfg Config) (*Detector, error) {
 	return &Detector{
 		cfg:      cfg,
 		threads:  threads{byID: make(map[ThreadID]*thread)},
-		vars:     variables{byKey: make(map[varKey]*variable)},
-		procs:    make(map[process]*process),
+		vars:     newVariables(),
+		procs:    make(map[[2]string]*process),
 		locs:     make(map[Location]*Location),
 		lockSets: make(map[string][]string),
 		snaps:    make(map[Epoch]snapshot),
@@ -225,7 +226,7 @@ func (d *Detector) DrainEach(f func(r *Race)) {
 func (d *Detector) Stats() Stats {
 	s := d.stats
 	s.Pending = d.npending
-	s.Variables = len(d.vars.byKey)
+	s.Variables = d.vars.n
 	s.Threads = len(d.threads.byID)
 	return s
 }
@@ -460,11 +461,11 @@ func (d *Detector) intern(service, id string) *process {
 	if p := d.lastProc; p != nil && p.service == service && p.id == id {
 		return p
 	}
-	p := d.procs[process{service: service, id: id}]
+	p := d.procs[[2]string{service, id}]
 	if p == nil {
-		p = &process{service: service, id: id}
+		p = &process{service: service, id: id, salt: maphash.String(d.vars.seed, service+"\x00"+id)}
 		if len(d.procs) < d.cfg.MaxThreads {
-			d.procs[*p] = p
+			d.procs[[2]string{service, id}] = p
 		}
 	}
 	d.lastProc = p

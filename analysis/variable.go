@@ -1,9 +1,12 @@
 package analysis
 
+import "hash/maphash"
+
 // process identifies a process (service instance); interned so that
 // accesses and variable keys share one copy.
 type process struct {
 	service, id string
+	salt        uint64 // mixed into the hash of its variables' keys
 }
 
 // varKey identifies a variable: its name within a process, or fleet-wide
@@ -72,18 +75,64 @@ type groupSlot struct {
 }
 
 // variables is the bounded table of variable states, least recently
-// accessed evicted first.
+// accessed evicted first. It is indexed by a 64-bit hash of the key (a map
+// with small keys is faster than one keyed by name and process); the rare
+// key whose hash another tracked key has goes to spill.
 type variables struct {
-	byKey      map[varKey]*variable
+	seed       maphash.Seed
+	byHash     map[uint64]*variable
+	spill      map[varKey]*variable
+	n          int
 	head, tail *variable
+}
+
+func newVariables() variables {
+	return variables{seed: maphash.MakeSeed(), byHash: make(map[uint64]*variable)}
+}
+
+func (vs *variables) hash(k varKey) uint64 {
+	h := maphash.String(vs.seed, k.name)
+	if k.proc != nil {
+		h ^= k.proc.salt
+	}
+	return h
+}
+
+// get returns k's state, or nil.
+func (vs *variables) get(k varKey) *variable {
+	v, _ := vs.lookup(k, vs.hash(k))
+	return v
+}
+
+// lookup returns k's state (or nil) and whether the hash h is free.
+func (vs *variables) lookup(k varKey, h uint64) (*variable, bool) {
+	v := vs.byHash[h]
+	if v != nil && v.key == k {
+		return v, false
+	}
+	if len(vs.spill) > 0 {
+		if s := vs.spill[k]; s != nil {
+			return s, false
+		}
+	}
+	return nil, v == nil
 }
 
 // touch returns k's state, creating it, and marks it most recent.
 func (vs *variables) touch(k varKey) *variable {
-	v := vs.byKey[k]
+	h := vs.hash(k)
+	v, free := vs.lookup(k, h)
 	if v == nil {
 		v = &variable{key: k}
-		vs.byKey[k] = v
+		if free {
+			vs.byHash[h] = v
+		} else {
+			if vs.spill == nil {
+				vs.spill = make(map[varKey]*variable)
+			}
+			vs.spill[k] = v
+		}
+		vs.n++
 		vs.pushFront(v)
 		return v
 	}
@@ -134,10 +183,15 @@ func (vs *variables) unlink(v *variable) {
 // remain and returns how many it removed.
 func (vs *variables) evict(limit int) int {
 	n := 0
-	for len(vs.byKey) > limit && vs.tail != nil {
+	for vs.n > limit && vs.tail != nil {
 		v := vs.tail
 		vs.unlink(v)
-		delete(vs.byKey, v.key)
+		if h := vs.hash(v.key); vs.byHash[h] == v {
+			delete(vs.byHash, h)
+		} else {
+			delete(vs.spill, v.key)
+		}
+		vs.n--
 		n++
 	}
 	return n
