@@ -337,19 +337,17 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 
 // describe records what ev tells about its thread.
 func (d *Detector) describe(t *thread, ev *Event) {
-	if t.info.ID == 0 {
-		t.info.ID = t.id
+	if t.proc == nil {
 		t.trace = ev.TraceID
-		t.info.Service, t.info.Process = ev.Service, ev.Process
 		t.proc = d.intern(ev.Service, ev.Process)
 	}
-	if ev.Kind == KindStart && !t.hasInfo {
-		t.hasInfo = true
-		t.info.Name = ev.ThreadName
-		t.info.Origin = ev.Origin
-		t.info.Where = ev.Where
+	if ev.Kind == KindStart && !t.started {
+		t.started = true
+		t.name = ev.ThreadName
+		t.origin = ev.Origin
+		t.where = d.location(&ev.Where)
 		if len(ev.After) > 0 {
-			t.info.Creator = ev.After[0]
+			t.creator = ev.After[0]
 		}
 	}
 }
@@ -414,8 +412,9 @@ func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
 	d.stats.EvictedClockEntries += uint64(dropped)
 	s.setClock(sc, ev.Sync.Seq)
 	s.done, s.wall = ev.Sync.Seq, wall
-	if s.info.ID == 0 {
-		s.info = ThreadInfo{ID: s.id, Name: "lock " + ev.Lock, Service: ev.Service, Process: ev.Process}
+	if s.proc == nil {
+		s.name = "lock " + ev.Lock
+		s.proc = d.intern(ev.Service, ev.Process)
 	}
 	d.wake(s, prevDone)
 }

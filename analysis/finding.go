@@ -135,7 +135,7 @@ func (p *access) export(a *Access) {
 	*a = Access{
 		Kind:    KindRead,
 		Epoch:   Epoch{Thread: p.thread.id, Seq: p.seq},
-		Thread:  p.thread.info,
+		Thread:  p.thread.info(),
 		Service: p.process().service,
 		Process: p.process().id,
 		TraceID: p.thread.trace,

@@ -15,19 +15,36 @@ type thread struct {
 	since uint64
 	past  *pastClocks
 
-	info    ThreadInfo
-	proc    *process  // the process of its first analysed event
+	// What its events told about it (see ThreadInfo).
+	proc    *process // the process of its first analysed event
+	trace   [16]byte // the trace of its first analysed event
+	name    string
+	where   *Location
+	creator Epoch
+	origin  Origin
+	started bool // its Start was analysed
+	strand  bool // a lock strand (publishes no snapshots)
+
 	locks   []string  // the locks held at its last access with locks (shared)
 	lastVar *variable // the variable of its last access
-	hasInfo bool
-	strand  bool     // a lock strand (publishes no snapshots)
-	trace   [16]byte // the trace of the thread's first analysed event
 
 	// waiting holds the pending events that wait for one of this thread's
 	// epochs, by seq.
 	waiting map[uint64][]*pending
 
 	prev, next *thread // recency list, most recent first
+}
+
+// info returns the public description of t.
+func (t *thread) info() ThreadInfo {
+	i := ThreadInfo{ID: t.id, Name: t.name, Origin: t.origin, Creator: t.creator}
+	if t.where != nil {
+		i.Where = *t.where
+	}
+	if t.proc != nil {
+		i.Service, i.Process = t.proc.service, t.proc.id
+	}
+	return i
 }
 
 // threads is the bounded table of thread states, least recently active
