@@ -232,8 +232,8 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 		access
 		x accessExtra
 	}{
-		access: access{thread: t, tid: t.id, seq: ev.Epoch.Seq, wall: wall, where: where, span: ev.SpanID, write: ev.Kind == KindWrite},
-		x:      accessExtra{old: ev.Old, new: ev.New, hasValues: ev.HasValues, locks: ev.LocksHeld},
+		access: access{thread: t, tid: t.id, seq: ev.Epoch.Seq, wall: wall, where: where, span: ev.SpanID, write: ev.Kind == KindWrite, hasValues: ev.HasValues},
+		x:      accessExtra{old: ev.Old, new: ev.New, locks: ev.LocksHeld},
 	}
 	if proc != t.proc {
 		ax.x.proc = proc

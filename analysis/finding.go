@@ -147,7 +147,7 @@ func (p *access) export(a *Access) {
 		a.Kind = KindWrite
 	}
 	if x := p.extra; x != nil {
-		a.Old, a.New, a.HasValues = x.old, x.new, x.hasValues
+		a.Old, a.New, a.HasValues = x.old, x.new, p.hasValues
 		a.LocksHeld = slices.Clone(x.locks)
 	}
 }
@@ -237,7 +237,7 @@ func appendTrace(b []byte, t [16]byte) []byte {
 // lostUpdate classifies two racing writes that both replaced the same old
 // value: whichever came last overwrote the other's update.
 func lostUpdate(p, a *access) *LostUpdate {
-	if p.extra == nil || a.extra == nil || !p.extra.hasValues || !a.extra.hasValues {
+	if !p.hasValues || !a.hasValues {
 		return nil
 	}
 	old := p.extra.old

@@ -18,22 +18,22 @@ type varKey struct {
 
 // access is one analysed read or write, kept in a variable's state.
 type access struct {
-	thread *thread
-	tid    ThreadID // thread.id, kept here so that checks need not load thread
-	seq    uint64
-	wall   int64
-	where  *Location
-	span   [8]byte
-	write  bool
-	extra  *accessExtra // nil when no values, no locks and no other process were recorded
+	thread    *thread
+	tid       ThreadID // thread.id, kept here so that checks need not load thread
+	seq       uint64
+	wall      int64
+	where     *Location
+	span      [8]byte
+	write     bool
+	hasValues bool         // extra holds old and new values
+	extra     *accessExtra // nil when no values, no locks and no other process were recorded
 }
 
 // accessExtra holds the optional context of an access.
 type accessExtra struct {
-	old, new  string
-	hasValues bool
-	locks     []string
-	proc      *process // the access's process when it is not its thread's
+	old, new string
+	locks    []string
+	proc     *process // the access's process when it is not its thread's
 }
 
 // process returns the process of the access.
