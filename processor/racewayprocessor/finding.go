@@ -19,6 +19,10 @@ const (
 	// span's links, which side of the race the span is: "previous" (analysed
 	// first) or "current" (the access that revealed the race).
 	attrRaceRole = "raceway.race.role"
+	// attrRaceOccurrences, on a raceway.race span event, counts the races of
+	// the event's group in which the span took the event's role: the event
+	// describes the first of them.
+	attrRaceOccurrences = "raceway.race.span_occurrences"
 	// raceProcess is the per-access suffix (after convention.RaceCurrent or
 	// RacePrevious) of the process (service instance) identity.
 	raceProcess = "process.id"

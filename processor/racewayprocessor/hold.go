@@ -23,10 +23,18 @@ import (
 // heldSpan is a span held for its trace's wait.
 type heldSpan struct {
 	span  ptrace.Span
-	races int // raceway.race events added
+	races []spanRace // the raceway.race events added
 	batch *heldBatch
 	rs    ptrace.ResourceSpans // span's resource and scope in batch.td
 	ss    ptrace.ScopeSpans
+}
+
+// spanRace is a raceway.race event of a held span: one per race group and
+// role, counting its occurrences.
+type spanRace struct {
+	group, role string
+	ev          ptrace.SpanEvent
+	n           int64
 }
 
 // heldTrace indexes the held spans of one trace.

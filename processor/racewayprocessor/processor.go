@@ -21,9 +21,10 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
-// maxRaceEventsPerSpan bounds the raceway.race span events added to one
-// held span; further annotations are dropped and counted
-// (evicted="annotations"). The finding traces are emitted regardless.
+// maxRaceEventsPerSpan bounds the raceway.race span events (one per race
+// group and role) added to one held span; further ones are dropped and
+// counted (evicted="annotations"). The finding traces are emitted
+// regardless.
 const maxRaceEventsPerSpan = 32
 
 // Resource attributes read to build a record's source.
@@ -422,15 +423,26 @@ func (p *racewayProcessor) annotate(t *raceText, a *analysis.Access, role string
 	if hs == nil {
 		return
 	}
-	if hs.races >= maxRaceEventsPerSpan {
+	// Repeated races of one group are counted on the span's event for the
+	// group (as the detector counts them in the group), not repeated: a
+	// span on a hot variable would otherwise carry one event per partner.
+	for i := range hs.races {
+		if sr := &hs.races[i]; sr.group == t.r.Group && sr.role == role {
+			sr.n++
+			sr.ev.Attributes().PutInt(attrRaceOccurrences, sr.n)
+			return
+		}
+	}
+	if len(hs.races) >= maxRaceEventsPerSpan {
 		p.evictAnnots++
 		return
 	}
-	hs.races++
 	ev := hs.span.Events().AppendEmpty()
 	ev.SetName(convention.RaceEvent)
 	ev.SetTimestamp(pcommon.NewTimestampFromTime(a.Time))
 	t.put(ev.Attributes(), role, false)
+	ev.Attributes().PutInt(attrRaceOccurrences, 1)
+	hs.races = append(hs.races, spanRace{group: t.r.Group, role: role, ev: ev, n: 1})
 }
 
 // recordStats turns the detector's Stats and the local counters into metric

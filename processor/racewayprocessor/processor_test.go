@@ -2,6 +2,7 @@ package racewayprocessor
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -396,4 +397,65 @@ func TestForcedEventsCounted(t *testing.T) {
 	h.advance(h.p.cfg.WaitDuration) // past the detector's wait (80% of it)
 	metadatatest.AssertEqualProcessorRacewayForcedEvents(t, h.tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	h.finish()
+}
+
+// TestRepeatedRacesOnASpanAreCounted: a span whose access races with many
+// others in one group (a hot counter) carries one raceway.race event per
+// group and role, counting the occurrences, instead of one per partner.
+func TestRepeatedRacesOnASpanAreCounted(t *testing.T) {
+	h := newHarness(t, nil)
+	const writers = 6
+	var specs []spanSpec
+	for i := range writers {
+		tr := byte(0x10 * (i + 1))
+		specs = append(specs, spanSpec{service: "shop", instance: "shop-1", trace: tr, span: tr | 1, name: fmt.Sprintf("write %d", i),
+			recs: []rec{{kind: "write", thread: uint64(0x100 + i), seq: 1, v: "stats.orders", val: str(fmt.Sprint(i)),
+				file: "stats.go", line: 9, fn: "main.count", at: time.Duration(i) * time.Millisecond}}})
+	}
+	h.consume(batch(specs...))
+	h.finish()
+	got := h.output()
+	require.Len(t, findings(got), 1, "one distinct race: write/write at stats.go:9")
+	occurrences := map[string]map[string]int64{} // span name -> role -> count
+	total := int64(0)
+	rss := got.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		for j := 0; j < rss.At(i).ScopeSpans().Len(); j++ {
+			spans := rss.At(i).ScopeSpans().At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				evs := spans.At(k).Events()
+				for e := 0; e < evs.Len(); e++ {
+					if evs.At(e).Name() != convention.RaceEvent {
+						continue
+					}
+					a := evs.At(e).Attributes()
+					role, _ := a.Get(attrRaceRole)
+					n, ok := a.Get(attrRaceOccurrences)
+					require.True(t, ok, "every raceway.race event counts its occurrences")
+					name := spans.At(k).Name()
+					if occurrences[name] == nil {
+						occurrences[name] = map[string]int64{}
+					}
+					_, dup := occurrences[name][role.Str()]
+					require.False(t, dup, "span %s has two events for role %s of one group", name, role.Str())
+					occurrences[name][role.Str()] = n.Int()
+					total += n.Int()
+				}
+			}
+		}
+	}
+	// Every pair of the 6 writes races: 15 races, each counted on both of
+	// its spans; the i-th write is current in i races and previous in 5-i.
+	assert.Equal(t, int64(2*writers*(writers-1)/2), total)
+	for i := range writers {
+		name := fmt.Sprintf("write %d", i)
+		want := map[string]int64{}
+		if i > 0 {
+			want[roleCurrent] = int64(i)
+		}
+		if i < writers-1 {
+			want[rolePrevious] = int64(writers - 1 - i)
+		}
+		assert.Equal(t, want, occurrences[name], name)
+	}
 }
