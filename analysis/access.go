@@ -8,8 +8,7 @@ import "slices"
 func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
 	d.stats.Accesses++
 	v, a := d.newAccess(t, ev, wall)
-	ordered := func(p *access) bool { return d.ordered(p, c) }
-	d.check(v, a, ordered, false)
+	d.check(v, a, &c, nil)
 
 	if v.more == nil && (differs(v.w, t) || differs(v.r, t)) {
 		d.moreOf(v)
@@ -21,7 +20,7 @@ func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
 		// later write may race with them even if it is ordered after this
 		// one. The last read stays too (it costs nothing) so that the
 		// history can start from it.
-		v.w = a
+		v.w, v.wTid, v.wSeq = a, a.tid, a.seq
 		if m != nil {
 			kept := m.reads[:0]
 			for _, r := range m.reads {
@@ -79,14 +78,7 @@ func (d *Detector) late(t *thread, ev *Event) {
 	d.stats.Accesses++
 	v, a := d.newAccess(t, ev, unixNano(ev.Time))
 	c := t.clk
-	ordered := func(p *access) bool {
-		if d.ordered(p, c) {
-			return true
-		}
-		e, ok := p.thread.clk.get(t.id)
-		return ok && e.seq >= a.seq
-	}
-	d.check(v, a, ordered, true)
+	d.check(v, a, &c, t)
 	if d.moreOf(v).record(a, d.cfg.MaxHistory) {
 		d.stats.EvictedHistory++
 	}
@@ -119,12 +111,19 @@ func (v *variable) retains(thread ThreadID, seq uint64) bool {
 }
 
 // check reports a against the retained conflicting accesses of other
-// threads that ordered does not order, within the race window: first the
-// FastTrack state (last write, last read or read set), which finds a race
-// on the variable if there is one; then, only when it did (or for a late
-// access, which has no FastTrack place), the history, to report the other
-// racing pairs too. The common, race-free access thus costs O(1).
-func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, late bool) {
+// threads that the point whose clock is c does not order, within the race
+// window: first the FastTrack state (last write, last read or read set),
+// which finds a race on the variable if there is one; then, only when it
+// did (or for a late access, which has no FastTrack place), the history, to
+// report the other racing pairs too. The common, race-free access thus
+// costs O(1), and does not even load the last write when the clock orders
+// it.
+//
+// For a late access of thread lateT, c is lateT's current clock, a later
+// one, and a retained access is also taken as ordered when its thread has
+// since heard of a (both can only hide races).
+func (d *Detector) check(v *variable, a *access, c *clock, lateT *thread) {
+	late := lateT != nil
 	var seen [24]*access
 	nseen, found := 0, false
 	visit := func(p *access) {
@@ -140,8 +139,13 @@ func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, lat
 			seen[nseen] = p
 			nseen++
 		}
-		if ordered(p) {
+		if d.ordered(p, *c) {
 			return
+		}
+		if late {
+			if e, ok := p.thread.clk.get(lateT.id); ok && e.seq >= a.seq {
+				return
+			}
 		}
 		if dt := a.wall - p.wall; a.wall != 0 && p.wall != 0 && (dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window)) {
 			d.stats.OutsideWindow++
@@ -150,8 +154,15 @@ func (d *Detector) check(v *variable, a *access, ordered func(*access) bool, lat
 		found = true
 		d.report(v, p, a, late)
 	}
-	visit(v.w)
-	visit(v.r)
+	// The last write's thread and seq are kept in v, so that the common
+	// case, a write of the same thread or one the clock orders, does not
+	// load it.
+	if w := v.w; w != nil && (late || (v.wTid != a.tid && !c.covers(v.wTid, v.wSeq))) {
+		visit(w)
+	}
+	if a.write {
+		visit(v.r) // (a read never conflicts with the last read)
+	}
 	if v.more == nil {
 		return
 	}

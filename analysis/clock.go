@@ -48,6 +48,12 @@ func (c *clock) get(t ThreadID) (clockEntry, bool) {
 	return search(c.base, t)
 }
 
+// covers reports whether c holds thread's seq-th event.
+func (c *clock) covers(thread ThreadID, seq uint64) bool {
+	e, ok := c.get(thread)
+	return ok && e.seq >= seq
+}
+
 // search returns t's entry in the sorted entries.
 func search(entries []clockEntry, t ThreadID) (clockEntry, bool) {
 	lo, hi := 0, len(entries)

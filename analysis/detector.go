@@ -378,9 +378,9 @@ func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry) {
 // the next release of a lock happens after every acquire that names the
 // previous one, so the strand's own state is exact when they are analysed.)
 func (d *Detector) snapshot(e Epoch, c clock, wall int64) {
-	if _, ok := d.snaps[e]; ok {
-		return
-	}
+	// An epoch is analysed once (unless its thread was evicted and came
+	// back: then its new snapshot replaces the old, and the ring holds the
+	// key twice, which eviction tolerates).
 	d.snaps[e] = snapshot{clk: c, wall: wall}
 	if len(d.snapOrder) < d.cfg.MaxThreads {
 		d.snapOrder = append(d.snapOrder, e)

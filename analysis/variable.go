@@ -50,6 +50,8 @@ func (p *access) process() *process {
 type variable struct {
 	key        varKey
 	w, r       *access
+	wTid       ThreadID // w's thread and seq, read without loading w
+	wSeq       uint64
 	more       *varMore
 	prev, next *variable // recency list, most recent first
 }
