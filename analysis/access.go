@@ -143,7 +143,7 @@ func (d *Detector) check(v *variable, a *access, c *clock, lateT *thread) {
 			return
 		}
 		if late {
-			if e, ok := p.thread.clk.get(lateT.id); ok && e.seq >= a.seq {
+			if p.thread.clk.covers(lateT.id, a.seq) {
 				return
 			}
 		}
@@ -180,7 +180,7 @@ func (d *Detector) check(v *variable, a *access, c *clock, lateT *thread) {
 // is c, counting the pairs it assumes ordered because of a dropped clock
 // component.
 func (d *Detector) ordered(p *access, c clock) bool {
-	if e, ok := c.get(p.tid); ok && e.seq >= p.seq {
+	if c.covers(p.tid, p.seq) {
 		return true
 	}
 	// A dropped entry may have been joined back in with an older seq, so
@@ -195,7 +195,7 @@ func (d *Detector) ordered(p *access, c clock) bool {
 // hb reports whether access p happened before the point whose clock is c,
 // with the same assumption as ordered but without counting.
 func hb(p *access, c clock) bool {
-	if e, ok := c.get(p.tid); ok && e.seq >= p.seq {
+	if c.covers(p.tid, p.seq) {
 		return true
 	}
 	return c.horizon != 0 && p.wall <= c.horizon

@@ -110,7 +110,7 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 	// o covers c: add the extras it lacks to its overlay.
 	var top []clockEntry
 	for _, x := range extras {
-		if e, ok := o.get(x.thread); ok && e.seq >= x.seq {
+		if o.covers(x.thread, x.seq) {
 			continue
 		}
 		if top == nil {
@@ -212,7 +212,7 @@ func raise(entries []clockEntry, x clockEntry) []clockEntry {
 // coversAll reports whether c holds every extra entry.
 func (c *clock) coversAll(extras []clockEntry) bool {
 	for _, x := range extras {
-		if e, ok := c.get(x.thread); !ok || e.seq < x.seq {
+		if !c.covers(x.thread, x.seq) {
 			return false
 		}
 	}
