@@ -123,63 +123,80 @@ func (v *variable) retains(thread ThreadID, seq uint64) bool {
 // one, and a retained access is also taken as ordered when its thread has
 // since heard of a (both can only hide races).
 func (d *Detector) check(v *variable, a *access, c *clock, lateT *thread) {
+	k := checker{d: d, v: v, a: a, lateT: lateT}
 	late := lateT != nil
-	var seen [24]*access
-	nseen, found := 0, false
-	visit := func(p *access) {
-		if !differs(p, a.thread) || (!p.write && !a.write) {
-			return
-		}
-		for _, s := range seen[:nseen] {
-			if s == p {
-				return
-			}
-		}
-		if nseen < len(seen) {
-			seen[nseen] = p
-			nseen++
-		}
-		if d.ordered(p, *c) {
-			return
-		}
-		if late {
-			if p.thread.clk.covers(lateT.id, a.seq) {
-				return
-			}
-		}
-		if dt := a.wall - p.wall; a.wall != 0 && p.wall != 0 && (dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window)) {
-			d.stats.OutsideWindow++
-			return
-		}
-		found = true
-		d.report(v, p, a, late)
-	}
 	// The last write's thread and seq are kept in v, so that the common
 	// case, a write of the same thread or one the clock orders, does not
 	// load it.
-	if w := v.w; w != nil && (late || (v.wTid != a.tid && !c.covers(v.wTid, v.wSeq))) {
-		visit(w)
+	if w := v.w; w != nil && v.wTid != a.tid && (late || !c.covers(v.wTid, v.wSeq)) {
+		k.visit(w, c)
 	}
-	if a.write {
-		visit(v.r) // (a read never conflicts with the last read)
+	if a.write && differs(v.r, a.thread) {
+		k.visit(v.r, c) // (a read never conflicts with the last read)
 	}
 	if v.more == nil {
 		return
 	}
 	for _, p := range v.more.reads {
-		visit(p)
-	}
-	if found || late {
-		for _, p := range v.more.hist {
-			visit(p)
+		if p.tid != a.tid {
+			k.visit(p, c)
 		}
 	}
+	if k.found || late {
+		for _, p := range v.more.hist {
+			if p.tid != a.tid {
+				k.visit(p, c)
+			}
+		}
+	}
+	clear(d.seen[:k.nseen])
+}
+
+// checker is the state of one check.
+type checker struct {
+	d     *Detector
+	v     *variable
+	a     *access
+	lateT *thread
+	nseen int // of d.seen
+	found bool
+}
+
+// visit checks a, whose clock is c, against p, a retained access of
+// another thread, once.
+func (k *checker) visit(p *access, c *clock) {
+	a, d := k.a, k.d
+	if !p.write && !a.write {
+		return
+	}
+	seen := d.seen[:k.nseen]
+	for _, s := range seen {
+		if s == p {
+			return
+		}
+	}
+	if k.nseen < len(d.seen) {
+		d.seen[k.nseen] = p
+		k.nseen++
+	}
+	if d.ordered(p, c) {
+		return
+	}
+	if k.lateT != nil && p.thread.clk.covers(k.lateT.id, a.seq) {
+		return
+	}
+	if dt := a.wall - p.wall; a.wall != 0 && p.wall != 0 && (dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window)) {
+		d.stats.OutsideWindow++
+		return
+	}
+	k.found = true
+	d.report(k.v, p, a, k.lateT != nil)
 }
 
 // ordered reports whether access p happened before the point whose clock
 // is c, counting the pairs it assumes ordered because of a dropped clock
 // component.
-func (d *Detector) ordered(p *access, c clock) bool {
+func (d *Detector) ordered(p *access, c *clock) bool {
 	if c.covers(p.tid, p.seq) {
 		return true
 	}

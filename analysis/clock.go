@@ -29,10 +29,19 @@ const maxOverlay = 8
 // before the horizon is assumed ordered before the point. That can hide a
 // race but never invents one. A clock thus holds at most the bound plus 8
 // entries.
+//
+// A lock strand's clocks form a lineage: each release joins into the
+// previous one, so each covers every earlier one (an entry dropped since
+// is covered by the horizon, which only rises). Such a clock carries its
+// lineage and its place in it, so that a thread acquiring a lock again,
+// whose clock is still an earlier clock of the same lineage, is known to
+// be covered without comparing entries.
 type clock struct {
 	base    []clockEntry
 	top     []clockEntry
 	horizon int64
+	line    uint64 // the lineage, or 0 for a clock made otherwise
+	gen     uint64 // its place in the lineage
 }
 
 // get returns thread's entry.
@@ -95,10 +104,11 @@ func sameClock(a, b clock) bool {
 // or an RPC); it is never consulted, since a thread's own accesses are
 // ordered by program order.
 func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped int) {
-	if !sameClock(c, o) {
+	if !sameClock(c, o) && (c.line == 0 || c.line != o.line || c.gen > o.gen) {
 		// (A release joins the releaser's clock into the lock's, which is
 		// often the same: the releaser's clock is the lock's since it
-		// acquired it.)
+		// acquired it. An acquire joins an earlier clock of the lock into
+		// a later one, which covers it.)
 		if !c.adds(&o, extras) {
 			return c, 0
 		}
@@ -122,7 +132,7 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 	if top == nil {
 		return o, 0
 	}
-	o.top = top
+	o.top, o.line, o.gen = top, 0, 0
 	if len(top) > maxOverlay {
 		return o.rebuild(nil, maxEntries)
 	}

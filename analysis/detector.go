@@ -45,7 +45,10 @@ type Detector struct {
 	groupOrder []groupID // ring of the keys of groups, oldest at groupNext
 	groupNext  int
 
+	lines uint64 // lineages started (see clock)
+
 	races []raceRec
+	seen  [24]*access // the accesses a check has visited (see checker)
 	stats Stats
 }
 
@@ -315,7 +318,7 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 		for _, a := range ev.After {
 			snap, extra := d.resolve(a, wall)
 			var dropped int
-			c, dropped = join(c, snap, []clockEntry{extra}, d.cfg.MaxClockEntries)
+			c, dropped = join(c, snap, extra, d.cfg.MaxClockEntries)
 			d.stats.EvictedClockEntries += uint64(dropped)
 		}
 		t.setClock(c, ev.Epoch.Seq)
@@ -352,25 +355,31 @@ func (d *Detector) describe(t *thread, ev *Event) {
 	}
 }
 
-// resolve returns the clock of epoch a and the entry for a itself: exact
-// from a snapshot, or from its thread's recent clock versions; when a is
-// older than those, the oldest version kept stands in (a later clock, which
-// can only hide races); when a has not been analysed, only a itself.
-func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry) {
+// resolve returns the clock of epoch a and the entry for a itself (none
+// for a lock strand, which makes no accesses: its entry in a clock would
+// order nothing): exact from a snapshot, or from its thread's recent clock
+// versions; when a is older than those, the oldest version kept stands in
+// (a later clock, which can only hide races); when a has not been
+// analysed, only a itself.
+func (d *Detector) resolve(a Epoch, wall int64) (clock, []clockEntry) {
 	at := d.threads.get(a.Thread)
-	if at == nil || !at.strand {
+	if at != nil && at.strand {
 		// (A lock strand publishes no snapshot.)
-		if s, ok := d.snaps[a]; ok {
-			// One edge names a published epoch (an RPC is answered once, a
-			// thread spawned or joined once): the snapshot has served.
-			delete(d.snaps, a)
-			return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
+		if at.done >= a.Seq {
+			return at.clockAt(a.Seq), nil
 		}
+		return clock{}, nil
+	}
+	if s, ok := d.snaps[a]; ok {
+		// One edge names a published epoch (an RPC is answered once, a
+		// thread spawned or joined once): the snapshot has served.
+		delete(d.snaps, a)
+		return s.clk, []clockEntry{{thread: a.Thread, seq: a.Seq, wall: s.wall}}
 	}
 	if at != nil && at.done >= a.Seq {
-		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}
+		return at.clockAt(a.Seq), []clockEntry{{thread: a.Thread, seq: a.Seq, wall: at.wall}}
 	}
-	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
+	return clock{}, []clockEntry{{thread: a.Thread, seq: a.Seq, wall: wall}}
 }
 
 // snapshot keeps the clock of a published epoch until an edge names it,
@@ -403,13 +412,17 @@ func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
 		return
 	}
 	prevDone := s.done
-	// The strand's clock holds its own entry, so that an acquire naming it
-	// can share it as is.
-	sc, dropped := join(s.clk, c, []clockEntry{
-		{thread: t.id, seq: ev.Epoch.Seq, wall: wall},
-		{thread: s.id, seq: ev.Sync.Seq, wall: wall},
-	}, d.cfg.MaxClockEntries)
+	// (The strand's clock holds no entry of its own: no access is ordered
+	// by it, and an acquire naming it shares the clock as is.)
+	sc, dropped := join(s.clk, c, []clockEntry{{thread: t.id, seq: ev.Epoch.Seq, wall: wall}}, d.cfg.MaxClockEntries)
 	d.stats.EvictedClockEntries += uint64(dropped)
+	if s.line == 0 {
+		// A strand tracked anew (first seen, or evicted and back) starts
+		// a new lineage: its earlier clocks are not known to it.
+		d.lines++
+		s.line = d.lines
+	}
+	sc.line, sc.gen = s.line, ev.Sync.Seq
 	s.setClock(sc, ev.Sync.Seq)
 	s.done, s.wall = ev.Sync.Seq, wall
 	if s.proc == nil {

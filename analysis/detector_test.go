@@ -374,3 +374,44 @@ func TestDrainEachMatchesDrain(t *testing.T) {
 		t.Errorf("DrainEach gave %v, Drain %v", pairs(got), pairs(want))
 	}
 }
+
+// TestEvictedLockStrandStartsANewLineage: a thread holding an earlier clock
+// of a lock is known to be covered by the lock's later clocks without
+// comparing entries, but only while the lock's strand is the same: once
+// the strand was evicted and came back, its clocks no longer include what
+// the thread's clock holds, and the join must keep both.
+func TestEvictedLockStrandStartsANewLineage(t *testing.T) {
+	const strand = analysis.ThreadID(0x5)
+	d := mustDetector(t, analysis.Config{MaxThreads: 4})
+	a, b, c := thr{id: 1, trace: 1}, thr{id: 2, trace: 1}, thr{id: 3, trace: 1}
+	e, f := thr{id: 4, trace: 1}, thr{id: 6, trace: 1}
+	release := func(x *thr, seq uint64) analysis.Event {
+		ev := x.ev(analysis.KindRelease, "", 5)
+		ev.Lock, ev.Sync = "mu", analysis.Epoch{Thread: strand, Seq: seq}
+		return ev
+	}
+	acquire := func(x *thr, after analysis.Epoch) analysis.Event {
+		ev := x.ev(analysis.KindAcquire, "", 4, after)
+		ev.Lock = "mu"
+		return ev
+	}
+	// a writes x, then publishes on the strand; b acquires after it.
+	add(t, d, t0, a.ev(analysis.KindStart, "", 1), a.ev(analysis.KindWrite, "x", 2), release(&a, 1))
+	add(t, d, t0, b.ev(analysis.KindStart, "", 10), acquire(&b, analysis.Epoch{Thread: strand, Seq: 1}))
+	// More threads evict a, then the strand (least recently active), not
+	// b, which stays active.
+	add(t, d, t0, c.ev(analysis.KindStart, "", 20), e.ev(analysis.KindStart, "", 30),
+		b.ev(analysis.KindCall, "", 12), f.ev(analysis.KindStart, "", 40))
+	if st := d.Stats(); st.EvictedThreads != 2 {
+		t.Fatalf("EvictedThreads = %d, want 2 (a and the strand)", st.EvictedThreads)
+	}
+	// The strand comes back with c's release (its predecessor forgotten,
+	// so it is forced), and b acquires that later epoch.
+	add(t, d, t0, release(&c, 2))
+	d.Flush()
+	add(t, d, t0, acquire(&b, analysis.Epoch{Thread: strand, Seq: 2}), b.ev(analysis.KindWrite, "x", 11))
+	d.Flush()
+	if got := pairs(d.Drain()); len(got) != 0 {
+		t.Errorf("races %v, want none: a's write happens before b's through the first release", got)
+	}
+}

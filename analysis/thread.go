@@ -22,8 +22,9 @@ type thread struct {
 	where   *Location
 	creator Epoch
 	origin  Origin
-	started bool // its Start was analysed
-	strand  bool // a lock strand (publishes no snapshots)
+	started bool   // its Start was analysed
+	strand  bool   // a lock strand (publishes no snapshots)
+	line    uint64 // a strand's clock lineage (see clock)
 
 	locks   []string  // the locks held at its last access with locks (shared)
 	lastVar *variable // the variable of its last access
