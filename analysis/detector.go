@@ -52,8 +52,8 @@ type Detector struct {
 	stats Stats
 }
 
-// snapshot is the clock of a published epoch (a spawn, a send, a respond,
-// an end, a strand epoch), kept so that edges from it are exact.
+// snapshot is the clock of a published epoch (a spawn, a send, a
+// respond), kept so that edges from it are exact.
 type snapshot struct {
 	clk  clock
 	wall int64
@@ -330,7 +330,9 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 	switch ev.Kind {
 	case KindRead, KindWrite:
 		d.access(t, ev, c, wall)
-	case KindSpawn, KindSend, KindRespond, KindEnd:
+	case KindSpawn, KindSend, KindRespond:
+		// (An end needs no snapshot: it is its thread's last event, so
+		// the thread's clock stays its clock while the thread is tracked.)
 		d.snapshot(ev.Epoch, c, wall)
 	case KindRelease, KindRRelease:
 		d.publish(t, ev, c, wall)
