@@ -416,15 +416,16 @@ func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
 	prevDone := s.done
 	// (The strand's clock holds no entry of its own: no access is ordered
 	// by it, and an acquire naming it shares the clock as is.)
-	sc, dropped := join(s.clk, c, []clockEntry{{thread: t.id, seq: ev.Epoch.Seq, wall: wall}}, d.cfg.MaxClockEntries)
-	d.stats.EvictedClockEntries += uint64(dropped)
-	if s.line == 0 {
+	line := s.clk.line
+	if line == 0 {
 		// A strand tracked anew (first seen, or evicted and back) starts
 		// a new lineage: its earlier clocks are not known to it.
 		d.lines++
-		s.line = d.lines
+		line = d.lines
 	}
-	sc.line, sc.gen = s.line, ev.Sync.Seq
+	sc, dropped := join(s.clk, c, []clockEntry{{thread: t.id, seq: ev.Epoch.Seq, wall: wall}}, d.cfg.MaxClockEntries)
+	d.stats.EvictedClockEntries += uint64(dropped)
+	sc.line, sc.gen = line, ev.Sync.Seq
 	s.setClock(sc, ev.Sync.Seq)
 	s.done, s.wall = ev.Sync.Seq, wall
 	if s.proc == nil {

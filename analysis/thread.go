@@ -2,10 +2,11 @@ package analysis
 
 // thread is the detector's state of one logical thread or lock strand.
 type thread struct {
+	// (The fields most events use come first.)
 	id   ThreadID
 	done uint64 // the highest seq analysed
-	clk  clock  // the clock at done (other threads' components)
 	wall int64  // wall time of done
+	clk  clock  // the clock at done (other threads' components)
 
 	// A thread's clock changes only where an edge joins in; since is the
 	// seq from which clk holds, and past the versions before it, so that
@@ -13,19 +14,8 @@ type thread struct {
 	// first change the clock is empty, which needs no version: past is
 	// allocated at the second change.
 	since uint64
-	past  *pastClocks
 
-	// What its events told about it (see ThreadInfo).
-	proc    *process // the process of its first analysed event
-	trace   [16]byte // the trace of its first analysed event
-	name    string
-	where   *Location
-	creator Epoch
-	origin  Origin
-	started bool   // its Start was analysed
-	strand  bool   // a lock strand (publishes no snapshots)
-	line    uint64 // a strand's clock lineage (see clock)
-
+	proc    *process  // the process of its first analysed event
 	locks   []string  // the locks held at its last access with locks (shared)
 	lastVar *variable // the variable of its last access
 
@@ -34,6 +24,17 @@ type thread struct {
 	waiting map[uint64][]*pending
 
 	prev, next *thread // recency list, most recent first
+
+	past *pastClocks
+
+	// What its events told about it (see ThreadInfo).
+	trace   [16]byte // the trace of its first analysed event
+	name    string
+	where   *Location
+	creator Epoch
+	origin  Origin
+	started bool // its Start was analysed
+	strand  bool // a lock strand (publishes no snapshots)
 }
 
 // info returns the public description of t.

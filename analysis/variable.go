@@ -59,8 +59,9 @@ type variable struct {
 // varMore is the state of a variable touched by several threads.
 type varMore struct {
 	reads []*access // the last read of each thread whose read is not yet ordered before a write
-	hist  []*access // ring of recent accesses
+	hist  []*access // ring of recent accesses (in buf up to the default bound)
 	next  int       // next slot of hist to write
+	buf   [DefaultMaxHistory]*access
 
 	// The variable's pattern and its last two race groups, set when it
 	// races, so that repeated races skip computing and hashing the
@@ -204,7 +205,11 @@ func (vs *variables) evict(limit int) int {
 func (m *varMore) record(a *access, limit int) bool {
 	if len(m.hist) < limit {
 		if m.hist == nil {
-			m.hist = make([]*access, 0, limit)
+			if limit <= len(m.buf) {
+				m.hist = m.buf[:0:limit]
+			} else {
+				m.hist = make([]*access, 0, limit)
+			}
 		}
 		m.hist = append(m.hist, a)
 		return false
