@@ -390,3 +390,82 @@ func BenchmarkBytesPerVariable(b *testing.B) {
 	}
 	b.ReportMetric(perVar, "B/var")
 }
+
+// BenchmarkEventCost prices the detector's kinds of work one at a time,
+// per operation, to tell where BenchmarkDetector's time goes:
+//   - write: a write with values and a lock held, by one thread to one
+//     variable (the fixed cost of an event and an access);
+//   - lock: an acquire and a release of one lock by 64 threads in turn
+//     (the lock's clock holds an entry for each);
+//   - thread: the start and end of a new thread.
+func BenchmarkEventCost(b *testing.B) {
+	loc := analysis.Location{File: "store.go", Line: 10, Function: "store.Put"}
+	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+	newDetector := func(b *testing.B) *analysis.Detector {
+		d, err := analysis.NewDetector(analysis.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	add := func(b *testing.B, d *analysis.Detector, e analysis.Event) {
+		if err := d.Add(e, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	base := analysis.Event{Service: "store", Process: "store-1", Time: now, Where: loc}
+	b.Run("op=write", func(b *testing.B) {
+		d := newDetector(b)
+		e := base
+		e.Kind, e.Epoch = analysis.KindStart, analysis.Epoch{Thread: 7, Seq: 1}
+		add(b, d, e)
+		e.Kind, e.Var = analysis.KindWrite, "accounts/alice.balance"
+		e.HasValues, e.Old, e.New, e.LocksHeld = true, "100", "200", []string{"mu"}
+		b.ResetTimer()
+		for i := range b.N {
+			e.Epoch.Seq = uint64(i + 2)
+			add(b, d, e)
+		}
+	})
+	b.Run("op=lock", func(b *testing.B) {
+		const threads, strand = 64, analysis.ThreadID(0xabc)
+		d := newDetector(b)
+		var seqs [threads]uint64
+		next := func(t int) analysis.Epoch {
+			seqs[t]++
+			return analysis.Epoch{Thread: analysis.ThreadID(100 + t), Seq: seqs[t]}
+		}
+		for t := range threads {
+			e := base
+			e.Kind, e.Epoch = analysis.KindStart, next(t)
+			add(b, d, e)
+		}
+		var after [1]analysis.Epoch
+		b.ResetTimer()
+		for i := range b.N {
+			t := i % threads
+			e := base
+			e.Kind, e.Epoch, e.Lock = analysis.KindAcquire, next(t), "mu"
+			if i > 0 {
+				after[0] = analysis.Epoch{Thread: strand, Seq: uint64(i)}
+				e.After = after[:]
+			}
+			add(b, d, e)
+			e.Kind, e.Epoch, e.After = analysis.KindRelease, next(t), nil
+			e.Sync = analysis.Epoch{Thread: strand, Seq: uint64(i + 1)}
+			add(b, d, e)
+		}
+	})
+	b.Run("op=thread", func(b *testing.B) {
+		d := newDetector(b)
+		b.ResetTimer()
+		for i := range b.N {
+			e := base
+			e.Kind, e.Origin = analysis.KindStart, analysis.OriginRequest
+			e.Epoch = analysis.Epoch{Thread: analysis.ThreadID(uint64(i+1) * 0x9e3779b97f4a7c15), Seq: 1}
+			add(b, d, e)
+			e.Kind, e.Epoch.Seq = analysis.KindEnd, 2
+			add(b, d, e)
+		}
+	})
+}
