@@ -17,11 +17,15 @@ const maxOverlay = 8
 // clock is the detector's bounded vector clock of one point in a thread:
 // the components of the OTHER threads (the thread's own component is the
 // seq of the point). It is a base, sorted by thread, and an overlay of at
-// most 8 entries joined in since, also sorted, whose entries supersede
-// the base's entry of the same thread. Neither is modified once stored, so
-// clocks share them freely (copy on write), and a join that adds a few
-// entries to a clock (a lock release) copies only the overlay; the base is
-// rebuilt when the overlay is full.
+// most 8 entries joined in since, in the order they were joined, whose
+// entries supersede the base's entry of the same thread (an entry is
+// joined only when it raises the clock, so the last one of a thread is its
+// highest). Clocks share bases and overlays freely: a base is never
+// modified once stored, and a clock sees only the first ntop entries of
+// its overlay, so a join that adds a few entries to a clock (a lock
+// release) appends them in place when no other clock has appended to that
+// overlay yet, and copies the overlay otherwise. The base is rebuilt when
+// the overlay is full.
 //
 // When rebuilding would exceed the entry bound, the entries of the least
 // recently active threads are dropped and horizon rises to their wall
@@ -38,23 +42,87 @@ const maxOverlay = 8
 // be covered without comparing entries.
 type clock struct {
 	base    []clockEntry
-	top     []clockEntry
+	ov      *overlay
+	ntop    int // the entries of ov this clock sees
 	horizon int64
 	line    uint64 // the lineage, or 0 for a clock made otherwise
 	gen     uint64 // its place in the lineage
 }
 
+// overlay holds the entries joined into clocks since their base, in the
+// order they were joined. Clocks that share it see a prefix each; used is
+// the longest, which only the clock that sees it all may extend in place.
+type overlay struct {
+	used int
+	e    [maxOverlay]clockEntry
+}
+
+// top returns the overlay entries c sees.
+func (c *clock) top() []clockEntry {
+	if c.ov == nil {
+		return nil
+	}
+	return c.ov.e[:c.ntop]
+}
+
 // get returns thread's entry.
 func (c *clock) get(t ThreadID) (clockEntry, bool) {
-	for _, e := range c.top {
-		if e.thread >= t {
-			if e.thread == t {
-				return e, true
-			}
-			break
-		}
+	if e, ok := c.getTop(t); ok {
+		return e, true
 	}
 	return search(c.base, t)
+}
+
+// getTop returns thread's latest (and so highest) overlay entry.
+func (c *clock) getTop(t ThreadID) (clockEntry, bool) {
+	top := c.top()
+	for i := len(top) - 1; i >= 0; i-- {
+		if top[i].thread == t {
+			return top[i], true
+		}
+	}
+	return clockEntry{}, false
+}
+
+// push joins x, which c does not cover, into c's overlay, which is not
+// full: in place when no other clock has extended the overlay past c's
+// view, else in a copy of the entries c sees.
+func (c *clock) push(x clockEntry) {
+	if c.ov == nil || c.ov.used != c.ntop {
+		ov := new(overlay)
+		if c.ov != nil {
+			copy(ov.e[:], c.ov.e[:c.ntop])
+		}
+		c.ov = ov
+	}
+	c.ov.e[c.ntop] = x
+	c.ntop++
+	c.ov.used = c.ntop
+}
+
+// sortedTop returns the overlay entries c sees sorted by thread, one per
+// thread (its highest), in buf.
+func (c *clock) sortedTop(buf *[maxOverlay]clockEntry) []clockEntry {
+	out := buf[:0]
+	for _, x := range c.top() {
+		i, found := slices.BinarySearchFunc(out, x.thread, func(e clockEntry, t ThreadID) int {
+			switch {
+			case e.thread < t:
+				return -1
+			case e.thread > t:
+				return 1
+			}
+			return 0
+		})
+		if found {
+			if x.seq > out[i].seq {
+				out[i] = x
+			}
+			continue
+		}
+		out = slices.Insert(out, i, x)
+	}
+	return out
 }
 
 // covers reports whether c holds thread's seq-th event.
@@ -88,7 +156,7 @@ func same(a, b []clockEntry) bool {
 // sameClock reports whether a and b are the same clock (joins return their
 // input unchanged when they add nothing).
 func sameClock(a, b clock) bool {
-	return a.horizon == b.horizon && same(a.base, b.base) && same(a.top, b.top)
+	return a.horizon == b.horizon && same(a.base, b.base) && a.ov == b.ov && a.ntop == b.ntop
 }
 
 // join returns the join of c, o and the extra entries (the points o
@@ -96,7 +164,7 @@ func sameClock(a, b clock) bool {
 // shared, when it covers c and the extras: both without allocating, which
 // is the common case of a lock acquire (the lock's clock covers the
 // acquirer's). When o covers c but not the extras (a lock release: the
-// releaser's clock covers the lock's), only o's overlay is copied.
+// releaser's clock covers the lock's), they are appended to o's overlay.
 // maxEntries bounds the result's base; dropped counts the entries it had to
 // drop.
 //
@@ -118,23 +186,15 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 		o.horizon = max(c.horizon, o.horizon)
 	}
 	// o covers c: add the extras it lacks to its overlay.
-	var top []clockEntry
-	for _, x := range extras {
+	for i, x := range extras {
 		if o.covers(x.thread, x.seq) {
 			continue
 		}
-		if top == nil {
-			top = make([]clockEntry, len(o.top), len(o.top)+len(extras))
-			copy(top, o.top)
+		o.line, o.gen = 0, 0
+		if o.ntop == maxOverlay {
+			return o.rebuild(nil, maxEntries, extras[i:]...)
 		}
-		top = raise(top, x)
-	}
-	if top == nil {
-		return o, 0
-	}
-	o.top, o.line, o.gen = top, 0, 0
-	if len(top) > maxOverlay {
-		return o.rebuild(nil, maxEntries)
+		o.push(x)
 	}
 	return o, 0
 }
@@ -145,14 +205,15 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 func (c *clock) rebuild(o *clock, maxEntries int, extras ...clockEntry) (clock, int) {
 	out := clock{horizon: c.horizon}
 	var merged []clockEntry
+	var tc, to [maxOverlay]clockEntry
 	if o == nil {
-		merged = make([]clockEntry, 0, len(c.base)+len(c.top)+len(extras))
-		merged = mergeMax(merged, c.base, c.top)
+		merged = make([]clockEntry, 0, len(c.base)+c.ntop+len(extras))
+		merged = mergeMax(merged, c.base, c.sortedTop(&tc))
 	} else {
 		out.horizon = max(out.horizon, o.horizon)
 		var bc, bo [2 * DefaultMaxClockEntries]clockEntry
-		fc := mergeMax(bc[:0], c.base, c.top)
-		fo := mergeMax(bo[:0], o.base, o.top)
+		fc := mergeMax(bc[:0], c.base, c.sortedTop(&tc))
+		fo := mergeMax(bo[:0], o.base, o.sortedTop(&to))
 		merged = make([]clockEntry, 0, len(fc)+len(fo)+len(extras))
 		merged = mergeMax(merged, fc, fo)
 	}
@@ -240,7 +301,7 @@ func (c *clock) coversSorted(list []clockEntry) bool {
 		if i < len(c.base) && c.base[i].thread == x.thread && c.base[i].seq >= x.seq {
 			continue
 		}
-		if e, ok := search(c.top, x.thread); !ok || e.seq < x.seq {
+		if e, ok := c.getTop(x.thread); !ok || e.seq < x.seq {
 			return false
 		}
 	}
@@ -251,7 +312,7 @@ func (c *clock) coversSorted(list []clockEntry) bool {
 // both share a base (a thread and the lock it acquired), only the overlays
 // are compared.
 func (c *clock) adds(o *clock, extras []clockEntry) bool {
-	if o.horizon > c.horizon || !c.coversAll(extras) || !c.coversAll(o.top) {
+	if o.horizon > c.horizon || !c.coversAll(extras) || !c.coversAll(o.top()) {
 		return true
 	}
 	return !same(c.base, o.base) && !c.coversSorted(o.base)
