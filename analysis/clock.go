@@ -100,6 +100,43 @@ func (c *clock) push(x clockEntry) {
 	c.ov.used = c.ntop
 }
 
+// compact gives c a new overlay with the latest entry of each thread in
+// its full one, when some thread has more than one (a thread that released
+// a lock twice): the overlay then holds as many distinct threads as
+// before, and the base is rebuilt only when 8 distinct ones do not fit. It
+// reports whether it freed a slot.
+func (c *clock) compact() bool {
+	top := c.top()
+	superseded := func(i int) bool {
+		for _, y := range top[i+1:] {
+			if y.thread == top[i].thread {
+				return true
+			}
+		}
+		return false
+	}
+	ov := (*overlay)(nil)
+	for i, x := range top {
+		if superseded(i) {
+			if ov == nil {
+				ov = new(overlay)
+				copy(ov.e[:], top[:i])
+				ov.used = i
+			}
+			continue
+		}
+		if ov != nil {
+			ov.e[ov.used] = x
+			ov.used++
+		}
+	}
+	if ov == nil {
+		return false
+	}
+	c.ov, c.ntop = ov, ov.used
+	return true
+}
+
 // sortedTop returns the overlay entries c sees sorted by thread, one per
 // thread (its highest), in buf.
 func (c *clock) sortedTop(buf *[maxOverlay]clockEntry) []clockEntry {
@@ -191,7 +228,7 @@ func join(c, o clock, extras []clockEntry, maxEntries int) (out clock, dropped i
 			continue
 		}
 		o.line, o.gen = 0, 0
-		if o.ntop == maxOverlay {
+		if o.ntop == maxOverlay && !o.compact() {
 			return o.rebuild(nil, maxEntries, extras[i:]...)
 		}
 		o.push(x)

@@ -65,3 +65,34 @@ func TestOverlaySharedByClocks(t *testing.T) {
 		t.Errorf("after rebuilds thread 2 at %d, want 9", e.seq)
 	}
 }
+
+// TestFullOverlayWithRepeatsIsCompacted: an overlay full of entries of
+// fewer than 8 threads (one joined twice) keeps its latest entry of each
+// and takes the next thread without rebuilding the base; a ninth thread
+// rebuilds it.
+func TestFullOverlayWithRepeatsIsCompacted(t *testing.T) {
+	var c clock
+	add := func(th ThreadID, seq uint64) {
+		c, _ = join(c, c, []clockEntry{{thread: th, seq: seq, wall: int64(seq)}}, DefaultMaxClockEntries)
+	}
+	for th := ThreadID(1); th <= 7; th++ {
+		add(th, 1)
+	}
+	add(3, 2) // thread 3 again: 8 entries, 7 threads
+	add(8, 1)
+	if len(c.base) != 0 || c.ntop != 8 {
+		t.Fatalf("base %d entries, overlay %d: want the overlay compacted to 8 threads, no base", len(c.base), c.ntop)
+	}
+	for th := ThreadID(1); th <= 8; th++ {
+		if _, ok := c.get(th); !ok {
+			t.Errorf("thread %d lost in compaction", th)
+		}
+	}
+	if e, _ := c.get(3); e.seq != 2 {
+		t.Errorf("thread 3 at %d, want its latest entry, 2", e.seq)
+	}
+	add(9, 1)
+	if len(c.base) != 9 || c.ntop != 0 {
+		t.Errorf("base %d entries, overlay %d: want the base rebuilt with all 9 threads", len(c.base), c.ntop)
+	}
+}
