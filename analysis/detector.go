@@ -316,9 +316,13 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 	c := t.clk
 	if len(ev.After) > 0 {
 		for _, a := range ev.After {
-			snap, extra := d.resolve(a, wall)
+			snap, extra, ok := d.resolve(a, wall)
+			extras := []clockEntry{extra}
+			if !ok {
+				extras = nil
+			}
 			var dropped int
-			c, dropped = join(c, snap, extra, d.cfg.MaxClockEntries)
+			c, dropped = join(c, snap, extras, d.cfg.MaxClockEntries)
 			d.stats.EvictedClockEntries += uint64(dropped)
 		}
 		t.setClock(c, ev.Epoch.Seq)
@@ -357,31 +361,31 @@ func (d *Detector) describe(t *thread, ev *Event) {
 	}
 }
 
-// resolve returns the clock of epoch a and the entry for a itself (none
-// for a lock strand, which makes no accesses: its entry in a clock would
-// order nothing): exact from a snapshot, or from its thread's recent clock
-// versions; when a is older than those, the oldest version kept stands in
-// (a later clock, which can only hide races); when a has not been
-// analysed, only a itself.
-func (d *Detector) resolve(a Epoch, wall int64) (clock, []clockEntry) {
+// resolve returns the clock of epoch a and the entry for a itself, with
+// true (none, and false, for a lock strand, which makes no accesses: its
+// entry in a clock would order nothing): exact from a snapshot, or from
+// its thread's recent clock versions; when a is older than those, the
+// oldest version kept stands in (a later clock, which can only hide
+// races); when a has not been analysed, only a itself.
+func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry, bool) {
 	at := d.threads.get(a.Thread)
 	if at != nil && at.strand {
 		// (A lock strand publishes no snapshot.)
 		if at.done >= a.Seq {
-			return at.clockAt(a.Seq), nil
+			return at.clockAt(a.Seq), clockEntry{}, false
 		}
-		return clock{}, nil
+		return clock{}, clockEntry{}, false
 	}
 	if s, ok := d.snaps[a]; ok {
 		// One edge names a published epoch (an RPC is answered once, a
 		// thread spawned or joined once): the snapshot has served.
 		delete(d.snaps, a)
-		return s.clk, []clockEntry{{thread: a.Thread, seq: a.Seq, wall: s.wall}}
+		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}, true
 	}
 	if at != nil && at.done >= a.Seq {
-		return at.clockAt(a.Seq), []clockEntry{{thread: a.Thread, seq: a.Seq, wall: at.wall}}
+		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}, true
 	}
-	return clock{}, []clockEntry{{thread: a.Thread, seq: a.Seq, wall: wall}}
+	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}, true
 }
 
 // snapshot keeps the clock of a published epoch until an edge names it,
