@@ -30,7 +30,7 @@ func (t *thr) ev(k analysis.Kind, v string, line int, after ...analysis.Epoch) a
 	}
 }
 
-func mustDetector(t *testing.T, cfg analysis.Config) *analysis.Detector {
+func mustDetector(t testing.TB, cfg analysis.Config) *analysis.Detector {
 	t.Helper()
 	d, err := analysis.NewDetector(cfg)
 	if err != nil {
