@@ -250,10 +250,7 @@ func reported(r *analysis.Race) {
 // detect analyses the workload with a new detector and returns the races
 // it found.
 func detect(b *testing.B, w *workload) uint64 {
-	d, err := analysis.NewDetector(analysis.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := mustDetector(b, analysis.Config{})
 	var e analysis.Event
 	for i := range w.events {
 		w.fill(i, &e)
@@ -355,10 +352,7 @@ func BenchmarkBytesPerVariable(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		d, err := analysis.NewDetector(analysis.Config{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		d := mustDetector(b, analysis.Config{})
 		now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 		for t := range threads {
 			id := analysis.ThreadID(0x1000 + t)
