@@ -142,22 +142,7 @@ func (c *clock) compact() bool {
 func (c *clock) sortedTop(buf *[maxOverlay]clockEntry) []clockEntry {
 	out := buf[:0]
 	for _, x := range c.top() {
-		i, found := slices.BinarySearchFunc(out, x.thread, func(e clockEntry, t ThreadID) int {
-			switch {
-			case e.thread < t:
-				return -1
-			case e.thread > t:
-				return 1
-			}
-			return 0
-		})
-		if found {
-			if x.seq > out[i].seq {
-				out[i] = x
-			}
-			continue
-		}
-		out = slices.Insert(out, i, x)
+		out = raise(out, x)
 	}
 	return out
 }
