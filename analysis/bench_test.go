@@ -188,20 +188,18 @@ func buildWorkload(n int) *workload {
 }
 
 // fill expands event i into e, reusing w's buffers for its slices (the
-// detector keeps no reference to them). e is zero or the previous event
-// fill expanded: fill sets the fields the workload uses and clears the
-// others it may have set, rather than rewriting all of e.
+// detector keeps no reference to them).
 func (w *workload) fill(i int, e *analysis.Event) {
 	r := &w.events[i]
-	e.Kind = r.kind
-	e.Epoch = analysis.Epoch{Thread: w.threads[r.thread], Seq: uint64(r.seq)}
-	e.Service = "shop"
-	e.Process = w.procs[r.proc]
-	e.Time = w.base.Add(time.Duration(i) * w.step)
-	e.Where = w.locs[r.loc]
-	e.Origin, e.Lock, e.After, e.Sync = 0, "", nil, analysis.Epoch{}
-	e.Var, e.HasValues, e.Old, e.New, e.LocksHeld = "", false, "", "", nil
-	id := e.Epoch.Thread
+	id := w.threads[r.thread]
+	*e = analysis.Event{
+		Kind:    r.kind,
+		Epoch:   analysis.Epoch{Thread: id, Seq: uint64(r.seq)},
+		Service: "shop",
+		Process: w.procs[r.proc],
+		Time:    w.base.Add(time.Duration(i) * w.step),
+		Where:   w.locs[r.loc],
+	}
 	binary.LittleEndian.PutUint64(e.TraceID[:], uint64(id))
 	binary.LittleEndian.PutUint64(e.SpanID[:], uint64(id))
 	switch r.kind {
