@@ -404,30 +404,25 @@ func BenchmarkEventCost(b *testing.B) {
 		}
 	}
 	base := analysis.Event{Service: "store", Process: "store-1", Time: now, Where: loc}
-	b.Run("op=call", func(b *testing.B) {
-		d := mustDetector(b, analysis.Config{})
-		e := base
-		e.Kind, e.Epoch = analysis.KindStart, analysis.Epoch{Thread: 7, Seq: 1}
-		feed(b, d, e)
-		e.Kind = analysis.KindCall
-		b.ResetTimer()
-		for i := range b.N {
-			e.Epoch.Seq = uint64(i + 2)
+	// call and write: events of one thread, after its start.
+	oneThread := func(name string, set func(e *analysis.Event)) {
+		b.Run(name, func(b *testing.B) {
+			d := mustDetector(b, analysis.Config{})
+			e := base
+			e.Kind, e.Epoch = analysis.KindStart, analysis.Epoch{Thread: 7, Seq: 1}
 			feed(b, d, e)
-		}
-	})
-	b.Run("op=write", func(b *testing.B) {
-		d := mustDetector(b, analysis.Config{})
-		e := base
-		e.Kind, e.Epoch = analysis.KindStart, analysis.Epoch{Thread: 7, Seq: 1}
-		feed(b, d, e)
+			set(&e)
+			b.ResetTimer()
+			for i := range b.N {
+				e.Epoch.Seq = uint64(i + 2)
+				feed(b, d, e)
+			}
+		})
+	}
+	oneThread("op=call", func(e *analysis.Event) { e.Kind = analysis.KindCall })
+	oneThread("op=write", func(e *analysis.Event) {
 		e.Kind, e.Var = analysis.KindWrite, "accounts/alice.balance"
 		e.HasValues, e.Old, e.New, e.LocksHeld = true, "100", "200", []string{"mu"}
-		b.ResetTimer()
-		for i := range b.N {
-			e.Epoch.Seq = uint64(i + 2)
-			feed(b, d, e)
-		}
 	})
 	b.Run("op=lock", func(b *testing.B) {
 		const threads, strand = 64, analysis.ThreadID(0xabc)
