@@ -247,9 +247,8 @@ func reported(r *analysis.Race) {
 	}
 }
 
-// detect analyses the workload with a new detector and returns the races
-// it found.
-func detect(b *testing.B, w *workload) uint64 {
+// detect analyses the workload with a new detector and returns it.
+func detect(b *testing.B, w *workload) *analysis.Detector {
 	d := mustDetector(b, analysis.Config{})
 	var e analysis.Event
 	for i := range w.events {
@@ -267,18 +266,19 @@ func detect(b *testing.B, w *workload) uint64 {
 	if st.Accesses != uint64(w.accesses) || st.Forced != 0 {
 		b.Fatalf("Stats: %d accesses analysed of %d, %d forced", st.Accesses, w.accesses, st.Forced)
 	}
-	return st.Races
+	return d
 }
 
 // BenchmarkDetector times a new detector on the workload. One untimed run
 // comes first (as in BenchmarkOracle): with -benchtime=1x the timed run
 // would otherwise also pay for the process's heap growing to the
-// detector's size, which a long-running collector pays once.
+// detector's size, which a long-running collector pays once. The untimed
+// run also gives the detector's live heap at its end (live-MB).
 func BenchmarkDetector(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
 			w := buildWorkload(n)
-			detect(b, w)
+			live := retained(func() *analysis.Detector { return detect(b, w) })
 			var races uint64
 			var before, after runtime.MemStats
 			runtime.GC()
@@ -286,7 +286,7 @@ func BenchmarkDetector(b *testing.B) {
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for range b.N {
-				races = detect(b, w)
+				races = detect(b, w).Stats().Races
 			}
 			b.StopTimer()
 			cpu := cpuTime() - cpu0
@@ -298,6 +298,7 @@ func BenchmarkDetector(b *testing.B) {
 			}
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/access")
 			b.ReportMetric(float64(races), "races")
+			b.ReportMetric(live/1e6, "live-MB")
 		})
 	}
 }
@@ -349,40 +350,49 @@ func BenchmarkBytesPerVariable(b *testing.B) {
 	loc := analysis.Location{File: "store.go", Line: 10, Function: "store.Put"}
 	var perVar float64
 	for range b.N {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		d := mustDetector(b, analysis.Config{})
-		now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-		for t := range threads {
-			id := analysis.ThreadID(0x1000 + t)
-			e := analysis.Event{Kind: analysis.KindStart, Epoch: analysis.Epoch{Thread: id, Seq: 1},
-				Service: "store", Process: "store-1", Time: now, Where: loc}
-			if err := d.Add(e, now); err != nil {
-				b.Fatal(err)
-			}
-			for k := range n / threads {
-				e.Kind = analysis.KindWrite
-				e.Epoch.Seq = uint64(k + 2)
-				e.Var = "kv/" + strconv.Itoa(t*(n/threads)+k)
+		perVar = retained(func() *analysis.Detector {
+			d := mustDetector(b, analysis.Config{})
+			now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+			for t := range threads {
+				id := analysis.ThreadID(0x1000 + t)
+				e := analysis.Event{Kind: analysis.KindStart, Epoch: analysis.Epoch{Thread: id, Seq: 1},
+					Service: "store", Process: "store-1", Time: now, Where: loc}
 				if err := d.Add(e, now); err != nil {
 					b.Fatal(err)
 				}
+				for k := range n / threads {
+					e.Kind = analysis.KindWrite
+					e.Epoch.Seq = uint64(k + 2)
+					e.Var = "kv/" + strconv.Itoa(t*(n/threads)+k)
+					if err := d.Add(e, now); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
-		}
-		d.Flush()
-		if races := d.Drain(); len(races) != 0 {
-			b.Fatalf("%d races among distinct variables", len(races))
-		}
-		if st := d.Stats(); st.Variables != n {
-			b.Fatalf("Stats.Variables = %d, want %d", st.Variables, n)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perVar = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
-		runtime.KeepAlive(d)
+			d.Flush()
+			if races := d.Drain(); len(races) != 0 {
+				b.Fatalf("%d races among distinct variables", len(races))
+			}
+			if st := d.Stats(); st.Variables != n {
+				b.Fatalf("Stats.Variables = %d, want %d", st.Variables, n)
+			}
+			return d
+		}) / n
 	}
 	b.ReportMetric(perVar, "B/var")
+}
+
+// retained returns the bytes of heap that the detector build returns
+// keeps alive, allocations made by build and freed not counted.
+func retained(build func() *analysis.Detector) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d := build()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(d)
+	return float64(after.HeapAlloc) - float64(before.HeapAlloc)
 }
 
 // BenchmarkEventCost prices the detector's kinds of work one at a time,
