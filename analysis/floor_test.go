@@ -31,16 +31,16 @@ import (
 // the lock's (it acquired it, and no one released it since) copies instead
 // of merging.
 
-// floorEntry is one clock component: thread's first seq events happened
-// before, the last of them at wall time at.
-type floorEntry struct {
+// floorEpoch is thread tid's seq-th event, at wall time at: an access, or
+// a clock component (the thread's first seq events happened before).
+type floorEpoch struct {
 	tid, seq uint64
 	at       int64
 }
 
 // floorClock is a bounded sparse vector clock.
 type floorClock struct {
-	e       []floorEntry // sorted by tid
+	e       []floorEpoch // sorted by tid
 	horizon int64
 }
 
@@ -85,7 +85,7 @@ func (c *floorClock) covers(o *floorClock) bool {
 }
 
 // join sets c to the join of c and o, in place (through scratch).
-func (c *floorClock) join(o *floorClock, scratch *[]floorEntry) {
+func (c *floorClock) join(o *floorClock, scratch *[]floorEpoch) {
 	out := (*scratch)[:0]
 	a, b := c.e, o.e
 	i, j := 0, 0
@@ -120,7 +120,7 @@ func (c *floorClock) copyOf(o *floorClock) {
 }
 
 // raise sets x's thread to x in c.
-func (c *floorClock) raise(x floorEntry) {
+func (c *floorClock) raise(x floorEpoch) {
 	i, ok := c.search(x.tid)
 	if ok {
 		c.e[i] = x
@@ -158,12 +158,6 @@ type floorLock struct {
 	ver uint64 // releases so far
 }
 
-// floorEpoch is an access: (tid, seq) at wall time at.
-type floorEpoch struct {
-	tid, seq uint64
-	at       int64
-}
-
 // floorVar is FastTrack's state of a variable: the last write, and the last
 // read or, when reads are unordered, the read set.
 type floorVar struct {
@@ -180,7 +174,7 @@ type floor struct {
 	cache   [1024]*floorThread // in front of threads, as the detector's
 	locks   map[[2]string]*floorLock
 	vars    map[uint64]*floorVar // by a hash of process and name
-	scratch []floorEntry
+	scratch []floorEpoch
 	races   int // checks that found a race
 }
 
@@ -240,7 +234,7 @@ func (f *floor) add(e *analysis.Event) {
 		} else {
 			l.clk.join(&t.clk, &f.scratch)
 		}
-		l.clk.raise(floorEntry{tid: id, seq: e.Epoch.Seq, at: at})
+		l.clk.raise(floorEpoch{tid: id, seq: e.Epoch.Seq, at: at})
 		l.ver++
 		t.lock = nil
 	case analysis.KindRead, analysis.KindWrite:
