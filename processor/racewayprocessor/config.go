@@ -3,51 +3,44 @@ package racewayprocessor // import "github.com/raceway-otel/raceway/processor/ra
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/raceway-otel/raceway/analysis"
 )
 
 // Defaults of [Config].
 const (
-	DefaultWaitDuration     = 10 * time.Second
-	DefaultRaceWindow       = analysis.DefaultWindow // 10m
-	DefaultMaxTraces        = 10_000
-	DefaultMaxSpansPerTrace = 1_000
-	DefaultMaxVariables     = analysis.DefaultMaxVariables // 1,000,000
-	DefaultMaxHistory       = analysis.DefaultMaxHistory   // 8
-	DefaultMaxThreads       = analysis.DefaultMaxThreads   // 65,536
-	DefaultMaxPending       = analysis.DefaultMaxPending   // 1,000,000
-	DefaultMode             = ModeAnalyze
-	DefaultShardCount       = 1
-	DefaultForwardSpans     = true
+	DefaultWaitDuration = 10 * time.Second
+	DefaultRaceWindow   = analysis.DefaultWindow       // 10m
+	DefaultMaxVariables = analysis.DefaultMaxVariables // 1,000,000
+	DefaultMaxHistory   = analysis.DefaultMaxHistory   // 8
+	DefaultMaxThreads   = analysis.DefaultMaxThreads   // 65,536
+	DefaultMaxPending   = analysis.DefaultMaxPending   // 1,000,000
+	DefaultMode         = ModeAnalyze
+	DefaultShardCount   = 1
+	DefaultForwardSpans = true
 
-	// minWaitDuration keeps the ticker (wait/10) from spinning.
+	// minWaitDuration keeps the ticker from spinning.
 	minWaitDuration = 10 * time.Millisecond
 )
 
 // Config configures the raceway processor.
 type Config struct {
-	// WaitDuration is how long the spans of a trace that carry Raceway
-	// records are held after the first of them arrived, so that the races
-	// they take part in can be annotated on them before they are passed on.
-	// Records whose predecessors are still missing are analysed anyway after
-	// 80% of it. Default 10s; at least 10ms.
+	// WaitDuration is how long a Raceway record may wait for a missing
+	// predecessor (an earlier record of its thread, or an epoch it names)
+	// before the detector analyses it without it, counted in
+	// otelcol_processor_raceway_forced_events. Spans are never held: they
+	// pass on at once, and only their decoded records wait. Keep it above
+	// the time spans take to reach the collector (a long-running handler's
+	// span arrives when it ends). Default 10s; at least 10ms.
 	WaitDuration time.Duration `mapstructure:"wait_duration"`
 	// RaceWindow bounds how far apart in wall time two accesses may be and
 	// still be reported as a race (TSan's history). Default 10m.
 	RaceWindow time.Duration `mapstructure:"race_window"`
-	// MaxTraces bounds the traces held at once; when it is reached, the
-	// oldest held trace is released early (without annotations for races
-	// found later; their finding traces are still emitted), counted in
-	// otelcol_processor_raceway_evictions{evicted="traces"}. Default 10,000.
-	MaxTraces int `mapstructure:"max_traces"`
-	// MaxSpansPerTrace bounds the spans held for one trace; a trace that
-	// reaches it is released early, counted as evicted="spans".
-	// Default 1,000.
-	MaxSpansPerTrace int `mapstructure:"max_spans_per_trace"`
 	// MaxVariables bounds the variables the detector tracks; the least
 	// recently accessed are evicted first (evicted="variables").
 	// Default 1,000,000.
@@ -75,15 +68,26 @@ type Config struct {
 	// Only valid in shard mode.
 	Shard ShardConfig `mapstructure:"shard"`
 	// ForwardSpans (analyze mode; default true) says whether the spans
-	// received are held, annotated and passed on. With false the processor
-	// only analyses them and emits finding traces: the analysis tier of a
-	// scaled-out deployment, whose routers already sent the spans to the
-	// trace backend. No raceway.race annotations are possible then.
-	// Nil means the default.
+	// received are passed on. With false the processor only analyses them
+	// and emits what it finds (raceway.race spans and finding traces): the
+	// analysis tier of a scaled-out deployment, whose routers already sent
+	// the spans to the trace backend. Nil means the default.
 	ForwardSpans *bool `mapstructure:"forward_spans"`
+
+	// removed lists the options of earlier versions found in the
+	// configuration, for Validate to say what replaced them.
+	removed []string
 
 	// prevent unkeyed literal initialization
 	_ struct{}
+}
+
+// removedOptions are options of earlier versions, with what replaced them.
+// They bounded the spans held for wait_duration, and spans are no longer
+// held.
+var removedOptions = []struct{ key, replacement string }{
+	{"max_traces", "spans are no longer held (each passes on at once); the records waiting for the detector are bounded by max_pending"},
+	{"max_spans_per_trace", "spans are no longer held (each passes on at once); the records waiting for the detector are bounded by max_pending"},
 }
 
 // Modes of the processor (Config.Mode).
@@ -124,24 +128,46 @@ func (cfg *Config) forwardSpans() bool {
 	return *cfg.ForwardSpans
 }
 
-var _ component.Config = (*Config)(nil)
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		WaitDuration:     DefaultWaitDuration,
-		RaceWindow:       DefaultRaceWindow,
-		MaxTraces:        DefaultMaxTraces,
-		MaxSpansPerTrace: DefaultMaxSpansPerTrace,
-		MaxVariables:     DefaultMaxVariables,
-		MaxHistory:       DefaultMaxHistory,
-		MaxThreads:       DefaultMaxThreads,
-		MaxPending:       DefaultMaxPending,
+		WaitDuration: DefaultWaitDuration,
+		RaceWindow:   DefaultRaceWindow,
+		MaxVariables: DefaultMaxVariables,
+		MaxHistory:   DefaultMaxHistory,
+		MaxThreads:   DefaultMaxThreads,
+		MaxPending:   DefaultMaxPending,
 	}
+}
+
+// Unmarshal decodes conf into cfg. The options of earlier versions are
+// taken out and noted, so that Validate can say what replaced them rather
+// than the decoder only calling them invalid keys.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if conf == nil {
+		return nil
+	}
+	for _, o := range removedOptions {
+		if conf.IsSet(o.key) {
+			cfg.removed = append(cfg.removed, o.key)
+			conf.Delete(o.key)
+		}
+	}
+	return conf.Unmarshal(cfg)
 }
 
 // Validate checks the configuration.
 func (cfg *Config) Validate() error {
 	var errs []error
+	for _, o := range removedOptions {
+		if slices.Contains(cfg.removed, o.key) {
+			errs = append(errs, fmt.Errorf("%s is no longer supported: %s", o.key, o.replacement))
+		}
+	}
 	if cfg.WaitDuration < minWaitDuration {
 		errs = append(errs, fmt.Errorf("wait_duration must be at least %s (got %s)", minWaitDuration, cfg.WaitDuration))
 	}
@@ -153,8 +179,6 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive (got %d)", name, v))
 		}
 	}
-	positive("max_traces", cfg.MaxTraces)
-	positive("max_spans_per_trace", cfg.MaxSpansPerTrace)
 	positive("max_variables", cfg.MaxVariables)
 	positive("max_history", cfg.MaxHistory)
 	positive("max_threads", cfg.MaxThreads)
@@ -184,16 +208,17 @@ func (cfg *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// detectorWait is the detector's wait: a little shorter than the hold time
-// so that records are analysed (and races annotated) before their trace is
-// released.
-func (cfg *Config) detectorWait() time.Duration {
-	return cfg.WaitDuration * 8 / 10
+// tickPeriod is how often the processor lets the detector analyse the
+// records whose wait is over and records its metrics: a tenth of the wait,
+// at most 100ms, so that a record forced through after its wait is
+// analysed, and its races emitted, at most 100ms later.
+func (cfg *Config) tickPeriod() time.Duration {
+	return min(max(cfg.WaitDuration/10, time.Millisecond), 100*time.Millisecond)
 }
 
 func (cfg *Config) detectorConfig() analysis.Config {
 	return analysis.Config{
-		Wait:         cfg.detectorWait(),
+		Wait:         cfg.WaitDuration,
 		Window:       cfg.RaceWindow,
 		MaxVariables: cfg.MaxVariables,
 		MaxHistory:   cfg.MaxHistory,

@@ -15,14 +15,10 @@ import (
 
 // Attributes the processor writes beyond the convention's Race* keys.
 const (
-	// attrRaceRole says, on a raceway.race span event and on a finding
-	// span's links, which side of the race the span is: "previous" (analysed
+	// attrRaceRole says, on a raceway.race span and on a finding span's
+	// links, which side of the race the access is: "previous" (analysed
 	// first) or "current" (the access that revealed the race).
 	attrRaceRole = "raceway.race.role"
-	// attrRaceOccurrences, on a raceway.race span event, counts the races of
-	// the event's group in which the span took the event's role: the event
-	// describes the first of them.
-	attrRaceOccurrences = "raceway.race.span_occurrences"
 	// raceProcess is the per-access suffix (after convention.RaceCurrent or
 	// RacePrevious) of the process (service instance) identity.
 	raceProcess = "process.id"
@@ -31,19 +27,24 @@ const (
 	roleCurrent  = "current"
 )
 
-// appendFinding adds a finding trace for t's race to td: resource
-// service.name "raceway", one span "race <var> <kind>" linked to both access
-// spans and carrying the whole finding in its attributes.
-func appendFinding(td ptrace.Traces, t *raceText) {
+// spanRef is a span's trace and span ids.
+type spanRef struct {
+	trace pcommon.TraceID
+	span  pcommon.SpanID
+}
+
+// appendFinding adds the finding trace of t's race, whose ids are f, to td:
+// resource service.name "raceway", one span "race <var> <kind>" linked to
+// both access spans and carrying the whole finding in its attributes.
+func appendFinding(td ptrace.Traces, t *raceText, f spanRef) {
 	r := t.r
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr(attrServiceName, convention.FindingService)
 	ss := rs.ScopeSpans().AppendEmpty()
 	ss.Scope().SetName(metadata.ScopeName)
 	span := ss.Spans().AppendEmpty()
-	tid, sid := findingIDs(r)
-	span.SetTraceID(tid)
-	span.SetSpanID(sid)
+	span.SetTraceID(f.trace)
+	span.SetSpanID(f.span)
 	span.SetName("race " + r.Var + " " + r.Kind.String())
 	span.SetKind(ptrace.SpanKindInternal)
 	start, end := r.Previous.Time, r.Current.Time
@@ -63,7 +64,7 @@ func appendFinding(td ptrace.Traces, t *raceText) {
 		l.SetSpanID(pcommon.SpanID(side.a.SpanID))
 		l.Attributes().PutStr(attrRaceRole, side.role)
 	}
-	t.put(span.Attributes(), "", true)
+	t.put(span.Attributes(), "")
 }
 
 func statusMessage(r *analysis.Race) string {
@@ -73,32 +74,27 @@ func statusMessage(r *analysis.Race) string {
 	return r.Kind.String() + " race on " + r.Var
 }
 
-// findingIDs derives the finding's trace and span ids from the race, so that
-// the same input always yields the same finding.
-func findingIDs(r *analysis.Race) (pcommon.TraceID, pcommon.SpanID) {
+// findingIDs derives the ids of the finding trace of r's distinct race from
+// the race's group and the time the detector first saw it: every race of the
+// group (whose raceway.race spans link to the finding) gets the same ids, and
+// the same input always yields the same finding. A group the detector forgot
+// and met again is a new finding, with a new first time.
+func findingIDs(r *analysis.Race) spanRef {
 	h := sha256.New()
 	h.Write([]byte(r.Group))
 	var b [8]byte
-	for _, a := range []*analysis.Access{&r.Previous, &r.Current} {
-		h.Write(a.TraceID[:])
-		h.Write(a.SpanID[:])
-		binary.BigEndian.PutUint64(b[:], uint64(a.Epoch.Thread))
-		h.Write(b[:])
-		binary.BigEndian.PutUint64(b[:], a.Epoch.Seq)
-		h.Write(b[:])
-	}
+	binary.BigEndian.PutUint64(b[:], uint64(r.First.UnixNano()))
+	h.Write(b[:])
 	sum := h.Sum(nil)
-	var tid pcommon.TraceID
-	var sid pcommon.SpanID
-	copy(tid[:], sum[:16])
-	copy(sid[:], sum[16:24])
-	return tid, sid
+	var f spanRef
+	copy(f.trace[:], sum[:16])
+	copy(f.span[:], sum[16:24])
+	return f
 }
 
-// raceAttrs is how many attributes raceText.put writes at most without the
-// role and the report: 9 about the race, 3 about a lost update and 15 per
-// access.
-const raceAttrs = 9 + 3 + 2*15
+// raceAttrs is how many attributes raceText.put writes at most: the role,
+// 9 about the race, 3 about a lost update, 15 per access and the report.
+const raceAttrs = 1 + 9 + 3 + 2*15 + 1
 
 // accessKeys are the keys of one access's attributes: convention.RacePrevious
 // or RaceCurrent followed by the per-access suffix. They are built once, not
@@ -134,12 +130,13 @@ var (
 )
 
 // raceText is a race with the text of the attribute values computed from
-// it, computed on first use and shared by the race's annotations and
+// it, computed on first use and shared by the race's raceway.race spans and
 // finding.
 type raceText struct {
 	r         *analysis.Race
 	done      bool
 	prev, cur accessText
+	report    string
 }
 
 // accessText is the text of an access's computed attribute values.
@@ -155,17 +152,18 @@ func newAccessText(a *analysis.Access) accessText {
 }
 
 // put sets m, which must be empty, to the finding's attributes
-// (convention.Race* keys), after attrRaceRole = role unless role is empty;
-// withReport adds the Go-race-detector style report text. Every key is
-// written once, so the map is built without pcommon.Map's check for an
-// existing key on every Put.
-func (t *raceText) put(m pcommon.Map, role string, withReport bool) {
+// (convention.Race* keys, with the Go-race-detector style report), after
+// attrRaceRole = role unless role is empty. Every key is written once, so
+// the map is built without pcommon.Map's check for an existing key on every
+// Put.
+func (t *raceText) put(m pcommon.Map, role string) {
 	if !t.done {
 		t.prev, t.cur, t.done = newAccessText(&t.r.Previous), newAccessText(&t.r.Current), true
+		t.report = t.r.Report()
 	}
 	r := t.r
 	var b xpdata.MapBuilder
-	b.EnsureCapacity(raceAttrs + 2)
+	b.EnsureCapacity(raceAttrs)
 	if role != "" {
 		b.AppendEmpty(attrRaceRole).SetStr(role)
 	}
@@ -191,9 +189,7 @@ func (t *raceText) put(m pcommon.Map, role string, withReport bool) {
 	}
 	putAccess(&b, previousKeys, &r.Previous, &t.prev)
 	putAccess(&b, currentKeys, &r.Current, &t.cur)
-	if withReport {
-		b.AppendEmpty(convention.RaceReport).SetStr(r.Report())
-	}
+	b.AppendEmpty(convention.RaceReport).SetStr(t.report)
 	b.UnsafeIntoMap(m)
 }
 

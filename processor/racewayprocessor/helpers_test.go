@@ -12,10 +12,8 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/processor/processortest"
 
 	"github.com/raceway-otel/raceway/analysis"
-	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadata"
 	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadatatest"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
@@ -51,60 +49,69 @@ func epoch(thread uint64, seq uint64) string {
 	return analysis.Epoch{Thread: analysis.ThreadID(thread), Seq: seq}.String()
 }
 
-func addRecord(span ptrace.Span, r rec) {
-	ev := span.Events().AppendEmpty()
-	ev.SetName(convention.EventPrefix + r.kind)
-	ev.SetTimestamp(pcommon.NewTimestampFromTime(base.Add(r.at)))
-	a := ev.Attributes()
-	a.PutStr(convention.ThreadID, analysis.ThreadID(r.thread).String())
-	a.PutInt(convention.Seq, r.seq)
-	if len(r.after) > 0 {
-		s := a.PutEmptySlice(convention.After)
-		for _, e := range r.after {
-			s.AppendEmpty().SetStr(e)
+// event is r as the analysis.Event it describes.
+func (r rec) event() analysis.Event {
+	kind, ok := analysis.ParseKind(r.kind)
+	if !ok {
+		panic("unknown record kind " + r.kind)
+	}
+	e := analysis.Event{
+		Kind:       kind,
+		Epoch:      analysis.Epoch{Thread: analysis.ThreadID(r.thread), Seq: uint64(r.seq)},
+		Var:        r.v,
+		Shared:     r.shared,
+		Lock:       r.lock,
+		LocksHeld:  r.locks,
+		Process:    r.proc,
+		Where:      analysis.Location{File: r.file, Line: int(r.line), Function: r.fn},
+		ThreadName: r.name,
+	}
+	mustEpoch := func(s string) analysis.Epoch {
+		ep, err := analysis.ParseEpoch(s)
+		if err != nil {
+			panic(err)
 		}
+		return ep
+	}
+	for _, a := range r.after {
+		e.After = append(e.After, mustEpoch(a))
 	}
 	if r.sync != "" {
-		a.PutStr(convention.Sync, r.sync)
-	}
-	if r.v != "" {
-		a.PutStr(convention.VarName, r.v)
-		if r.shared {
-			a.PutStr(convention.VarScope, convention.ScopeShared)
-		}
-	}
-	if r.old != nil {
-		a.PutStr(convention.ValueOld, *r.old)
-	}
-	if r.val != nil {
-		a.PutStr(convention.ValueNew, *r.val)
-	}
-	if r.file != "" {
-		a.PutStr(convention.CodeFilePath, r.file)
-		a.PutInt(convention.CodeLineNumber, r.line)
-	}
-	if r.fn != "" {
-		a.PutStr(convention.CodeFunctionName, r.fn)
-	}
-	if r.name != "" {
-		a.PutStr(convention.ThreadName, r.name)
+		e.Sync = mustEpoch(r.sync)
 	}
 	if r.origin != "" {
-		a.PutStr(convention.Origin, r.origin)
+		e.Origin, _ = analysis.ParseOrigin(r.origin)
 	}
-	if r.proc != "" {
-		a.PutStr(convention.ProcessID, r.proc)
+	if r.old != nil {
+		e.Old, e.HasValues = *r.old, true
 	}
-	if r.lock != "" {
-		a.PutStr(convention.LockID, r.lock)
+	if r.val != nil {
+		e.New, e.HasValues = *r.val, true
 	}
-	if len(r.locks) > 0 {
-		s := a.PutEmptySlice(convention.LocksHeld)
-		for _, l := range r.locks {
-			s.AppendEmpty().SetStr(l)
-		}
+	return e
+}
+
+// pdataAttrs writes the attributes convention.Encode produces into a
+// pcommon.Map.
+type pdataAttrs pcommon.Map
+
+func (m pdataAttrs) Str(k, v string)       { pcommon.Map(m).PutStr(k, v) }
+func (m pdataAttrs) Int(k string, v int64) { pcommon.Map(m).PutInt(k, v) }
+func (m pdataAttrs) StrSlice(k string, v []string) {
+	s := pcommon.Map(m).PutEmptySlice(k)
+	for _, e := range v {
+		s.AppendEmpty().SetStr(e)
 	}
-	a.PutInt(convention.GoroutineID, 7)
+}
+
+// addRecord adds r to span as racewayotel records it: a span event written
+// by convention.Encode.
+func addRecord(span ptrace.Span, r rec) {
+	e := r.event()
+	ev := span.Events().AppendEmpty()
+	ev.SetName(convention.EventName(e.Kind))
+	ev.SetTimestamp(pcommon.NewTimestampFromTime(base.Add(r.at)))
+	convention.Encode(&e, pdataAttrs(ev.Attributes()))
 }
 
 // spanSpec describes one span to build.
@@ -204,20 +211,47 @@ func (h *harness) advance(d time.Duration) {
 	h.p.tick(context.Background(), h.now)
 }
 
-// finish releases everything (past the wait) and shuts down.
+// finish lets the detector's wait pass and shuts down.
 func (h *harness) finish() {
 	h.advance(h.p.cfg.WaitDuration + time.Second)
 	require.NoError(h.t, h.p.Shutdown(context.Background()))
 }
 
-// output merges everything the sink received into one Traces.
-func (h *harness) output() ptrace.Traces {
+// output copies everything the sink received into one Traces.
+func (h *harness) output() ptrace.Traces { return mergeAll(h.sink) }
+
+// mergeAll copies everything sink received into one Traces.
+func mergeAll(sink *consumertest.TracesSink) ptrace.Traces {
 	out := ptrace.NewTraces()
-	for _, td := range h.sink.AllTraces() {
-		td.ResourceSpans().MoveAndAppendTo(out.ResourceSpans())
+	for _, td := range sink.AllTraces() {
+		for i := 0; i < td.ResourceSpans().Len(); i++ {
+			td.ResourceSpans().At(i).CopyTo(out.ResourceSpans().AppendEmpty())
+		}
 	}
 	return out
 }
+
+// eachSpan calls fn for every span of td with its resource's service.name.
+func eachSpan(td ptrace.Traces, fn func(service string, span ptrace.Span)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		svc := ""
+		if v, ok := rss.At(i).Resource().Attributes().Get("service.name"); ok {
+			svc = v.AsString()
+		}
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				fn(svc, spans.At(k))
+			}
+		}
+	}
+}
+
+// isRaceSpan reports whether span is a raceway.race span the processor
+// emitted.
+func isRaceSpan(span ptrace.Span) bool { return span.Name() == convention.RaceEvent }
 
 // finding is the essentials of a finding span.
 type finding struct {
@@ -229,104 +263,75 @@ type finding struct {
 
 func findings(td ptrace.Traces) []finding {
 	var fs []finding
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		if v, ok := rs.Resource().Attributes().Get("service.name"); !ok || v.AsString() != convention.FindingService {
-			continue
+	eachSpan(td, func(svc string, span ptrace.Span) {
+		if svc != convention.FindingService {
+			return
 		}
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			spans := rs.ScopeSpans().At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				a := spans.At(k).Attributes()
-				get := func(key string) string {
-					if v, ok := a.Get(key); ok {
-						return v.AsString()
-					}
-					return ""
-				}
-				fs = append(fs, finding{
-					name:     spans.At(k).Name(),
-					prevSvc:  get(convention.RacePrevious + convention.RaceService),
-					curSvc:   get(convention.RaceCurrent + convention.RaceService),
-					prevSpan: get(convention.RacePrevious + convention.RaceSpanID),
-					curSpan:  get(convention.RaceCurrent + convention.RaceSpanID),
-					severity: get(convention.RaceSeverity),
-					lostRead: get(convention.RaceLostRead),
-				})
+		a := span.Attributes()
+		get := func(key string) string {
+			if v, ok := a.Get(key); ok {
+				return v.AsString()
 			}
+			return ""
 		}
-	}
+		fs = append(fs, finding{
+			name:     span.Name(),
+			prevSvc:  get(convention.RacePrevious + convention.RaceService),
+			curSvc:   get(convention.RaceCurrent + convention.RaceService),
+			prevSpan: get(convention.RacePrevious + convention.RaceSpanID),
+			curSpan:  get(convention.RaceCurrent + convention.RaceSpanID),
+			severity: get(convention.RaceSeverity),
+			lostRead: get(convention.RaceLostRead),
+		})
+	})
 	sort.Slice(fs, func(i, j int) bool { return fmt.Sprint(fs[i]) < fmt.Sprint(fs[j]) })
 	return fs
 }
 
-// raceEvents counts the raceway.race span events per span name.
-func raceEvents(td ptrace.Traces) map[string]int {
+// raceSpans counts the raceway.race spans of td per name of the span they
+// are a child of (which must be in td too).
+func raceSpans(td ptrace.Traces) map[string]int {
+	names := map[pcommon.SpanID]string{}
+	eachSpan(td, func(_ string, span ptrace.Span) { names[span.SpanID()] = span.Name() })
 	m := map[string]int{}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				evs := spans.At(k).Events()
-				for e := 0; e < evs.Len(); e++ {
-					if evs.At(e).Name() == convention.RaceEvent {
-						m[spans.At(k).Name()]++
-					}
-				}
-			}
+	eachSpan(td, func(_ string, span ptrace.Span) {
+		if isRaceSpan(span) {
+			m[names[span.ParentSpanID()]]++
 		}
-	}
+	})
 	return m
 }
 
-// nonFindingSpans counts the spans of the output that are not findings.
-func nonFindingSpans(sink *consumertest.TracesSink) int {
+// requestSpans counts the spans the sink received that are neither findings
+// nor raceway.race spans: the spans passed on.
+func requestSpans(sink *consumertest.TracesSink) int {
 	n := 0
 	for _, td := range sink.AllTraces() {
-		rss := td.ResourceSpans()
-		for i := 0; i < rss.Len(); i++ {
-			if v, ok := rss.At(i).Resource().Attributes().Get("service.name"); ok && v.AsString() == convention.FindingService {
-				continue
+		eachSpan(td, func(svc string, span ptrace.Span) {
+			if svc != convention.FindingService && !isRaceSpan(span) {
+				n++
 			}
-			for j := 0; j < rss.At(i).ScopeSpans().Len(); j++ {
-				n += rss.At(i).ScopeSpans().At(j).Spans().Len()
-			}
-		}
+		})
 	}
 	return n
 }
 
-// racePairs lists, for every raceway.race annotation, "kind prev/cur"
-// with the two span ids in sorted order.
+// racePairs lists, for every raceway.race span, "kind prev/cur" with the two
+// span ids in sorted order.
 func racePairs(td ptrace.Traces) []string {
 	var out []string
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				evs := spans.At(k).Events()
-				for e := 0; e < evs.Len(); e++ {
-					if evs.At(e).Name() != convention.RaceEvent {
-						continue
-					}
-					a := evs.At(e).Attributes()
-					p, _ := a.Get(convention.RacePrevious + convention.RaceSpanID)
-					c, _ := a.Get(convention.RaceCurrent + convention.RaceSpanID)
-					kind, _ := a.Get(convention.RaceKind)
-					ids := []string{p.Str(), c.Str()}
-					sort.Strings(ids)
-					out = append(out, kind.Str()+" "+ids[0]+"/"+ids[1])
-				}
-			}
+	eachSpan(td, func(_ string, span ptrace.Span) {
+		if !isRaceSpan(span) {
+			return
 		}
-	}
+		a := span.Attributes()
+		p, _ := a.Get(convention.RacePrevious + convention.RaceSpanID)
+		c, _ := a.Get(convention.RaceCurrent + convention.RaceSpanID)
+		kind, _ := a.Get(convention.RaceKind)
+		ids := []string{p.Str(), c.Str()}
+		sort.Strings(ids)
+		out = append(out, kind.Str()+" "+ids[0]+"/"+ids[1])
+	})
+	sort.Strings(out)
 	return out
 }
-
-var _ = metadata.Type
-var _ = processortest.NewNopSettings

@@ -21,66 +21,56 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
-// maxRaceEventsPerSpan bounds the raceway.race span events (one per race
-// group and role) added to one held span; further ones are dropped and
-// counted (evicted="annotations"). The finding traces are emitted
-// regardless.
-const maxRaceEventsPerSpan = 32
-
 // Resource attributes read to build a record's source.
 const (
 	attrServiceName       = "service.name"
 	attrServiceInstanceID = "service.instance.id"
 )
 
+// racewayProcessor is the processor in analyze mode. Spans pass on at once,
+// untouched; their Raceway records go to the detector, which analyses each as
+// soon as its predecessors have been (or once it waited wait_duration for
+// them). Every race found, whenever that is, becomes raceway.race spans in
+// the request traces of its two accesses and, for a new distinct race, a
+// finding trace: they are sent on their own, after the batch that revealed
+// the race or from the ticker.
 type racewayProcessor struct {
 	cfg    Config
 	logger *zap.Logger
 	next   consumer.Traces
 	tel    *metadata.TelemetryBuilder
 	now    func() time.Time
-	// forward is cfg.forwardSpans(): hold and pass on the spans received.
+	// forward is cfg.forwardSpans(): pass on the spans received.
 	forward bool
 
 	// ticker, set up by Start and stopped by Shutdown.
 	stop chan struct{}
 	done chan struct{}
 
-	mu      sync.Mutex
-	det     *analysis.Detector
-	dec     convention.Decoder
-	held    map[pcommon.TraceID]*heldTrace
-	traces  fifo[*heldTrace] // in arrival order; released entries are skipped
-	spare   []*heldTrace     // released and no longer queued, for reuse
-	batches fifo[*heldBatch] // in arrival order
-	cur     *heldBatch       // of the batch being consumed, once it holds a span
-	full    []*heldTrace     // traces that reached max_spans_per_trace
-	nspans  int
-	outbox  ptrace.Traces // released spans and findings, sent after unlocking
-	// The held scope whose spans release last moved out of their batch, and
-	// where in the outbox they went.
-	movedFrom ptrace.ScopeSpans
-	movedTo   ptrace.SpanSlice
+	mu        sync.Mutex
+	det       *analysis.Detector
+	dec       convention.Decoder
+	annotated *annotated
+	outbox    ptrace.Traces        // raceway.race spans and findings, sent after unlocking; zero when empty
 	onRace    func(*analysis.Race) // handleRace, for DrainEach
 	shutdown  bool
 
 	// Counters not kept by the detector, and the detector's last Stats,
 	// turned into metric deltas by recordStats.
-	decodeErrors   int64
-	evictTraces    int64
-	evictSpans     int64
-	evictAnnots    int64
-	recordedCounts localCounts
-	last           analysis.Stats
+	decodeErrors int64
+	raceSpans    int64
+	recorded     localCounts
+	last         analysis.Stats
 }
 
+// localCounts are the values of the processor's own counters last recorded.
 type localCounts struct {
-	decodeErrors, evictTraces, evictSpans, evictAnnots int64
+	decodeErrors, raceSpans, evictAnnots int64
 }
 
 var evictedAttrs = func() map[string]metric.AddOption {
 	m := map[string]metric.AddOption{}
-	for _, w := range []string{"traces", "spans", "annotations", "variables", "history", "threads", "clock_entries", "pending", "groups", "snapshots"} {
+	for _, w := range []string{"annotations", "variables", "history", "threads", "clock_entries", "pending", "groups", "snapshots"} {
 		m[w] = metric.WithAttributeSet(attribute.NewSet(attribute.String("evicted", w)))
 	}
 	return m
@@ -102,28 +92,27 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*r
 		return nil, err
 	}
 	p := &racewayProcessor{
-		cfg:     *cfg,
-		logger:  set.Logger,
-		next:    next,
-		tel:     tel,
-		now:     time.Now,
-		forward: cfg.forwardSpans(),
-		det:     det,
-		held:    make(map[pcommon.TraceID]*heldTrace),
-		outbox:  ptrace.NewTraces(),
+		cfg:       *cfg,
+		logger:    set.Logger,
+		next:      next,
+		tel:       tel,
+		now:       time.Now,
+		forward:   cfg.forwardSpans(),
+		det:       det,
+		annotated: newAnnotated(maxAnnotated),
 	}
 	p.onRace = p.handleRace
 	return p, nil
 }
 
-// Capabilities: the processor moves held spans out of the batches it
-// receives and adds span events to them.
+// Capabilities: the processor only reads the spans it passes on; what it
+// adds, it sends on its own.
 func (p *racewayProcessor) Capabilities() consumer.Capabilities {
-	return consumer.Capabilities{MutatesData: true}
+	return consumer.Capabilities{MutatesData: false}
 }
 
-// Start starts the ticker that analyses waiting records, annotates races and
-// releases traces whose wait has expired.
+// Start starts the ticker that analyses the records whose wait is over,
+// emits their races and records the processor's metrics.
 func (p *racewayProcessor) Start(context.Context, component.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -131,8 +120,7 @@ func (p *racewayProcessor) Start(context.Context, component.Host) error {
 		return nil
 	}
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
-	period := max(p.cfg.WaitDuration/10, time.Millisecond)
-	go p.run(period, p.stop, p.done)
+	go p.run(p.cfg.tickPeriod(), p.stop, p.done)
 	return nil
 }
 
@@ -150,8 +138,8 @@ func (p *racewayProcessor) run(period time.Duration, stop <-chan struct{}, done 
 	}
 }
 
-// Shutdown stops the ticker, analyses every pending record, emits the
-// findings and releases every held span.
+// Shutdown stops the ticker, analyses every waiting record and emits its
+// races.
 func (p *racewayProcessor) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	stop, done := p.stop, p.done
@@ -169,90 +157,40 @@ func (p *racewayProcessor) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.det.Flush()
 	p.det.DrainEach(p.onRace)
-	p.releaseAll()
 	p.recordStats(ctx)
 	out := p.takeOutbox()
 	p.mu.Unlock()
 	var err error
-	if out.SpanCount() > 0 {
+	if out != (ptrace.Traces{}) {
 		err = p.next.ConsumeTraces(ctx, out)
 	}
 	p.tel.Shutdown()
 	return err
 }
 
-// ConsumeTraces decodes the Raceway records of td, feeds them to the
-// detector and holds the spans that carry valid records; everything else is
-// passed on at once, untouched.
+// ConsumeTraces feeds the Raceway records of td to the detector, passes td
+// on untouched (unless forward_spans is false) and then sends the
+// raceway.race spans and findings of the races found.
 func (p *racewayProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	now := p.now()
-	p.mu.Lock()
-	if p.shutdown {
-		p.mu.Unlock()
-		if !p.forward {
-			return nil
-		}
-		return p.next.ConsumeTraces(ctx, td)
+	found := p.analyse(td)
+	var err error
+	if p.forward {
+		err = p.next.ConsumeTraces(ctx, td)
 	}
-	if !p.forward {
-		return p.analyseOnly(ctx, td, now)
-	}
-	moved := false
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		src := convention.Source{}
-		srcSet := false
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			ss.Spans().RemoveIf(func(span ptrace.Span) bool {
-				if !hasRecord(span) {
-					return false
-				}
-				if !srcSet {
-					src = resourceSource(rs.Resource())
-					srcSet = true
-				}
-				if !p.decodeSpan(span, src, now) {
-					return false
-				}
-				p.hold(span, rs, ss, i, j, now)
-				moved = true
-				return true
-			})
-		}
-	}
-	if moved {
-		// Drop the scopes and resources whose spans are all held.
-		rss.RemoveIf(func(rs ptrace.ResourceSpans) bool {
-			rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
-			return rs.ScopeSpans().Len() == 0
-		})
-	}
-	p.cur = nil // the next batch's spans are held apart
-	// Annotate the races found so far, then enforce the limits on held spans.
-	p.det.DrainEach(p.onRace)
-	p.enforceLimits()
-	released := p.outbox.ResourceSpans().Len() > 0
-	if released {
-		p.takeOutbox().ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
-	}
-	p.mu.Unlock()
-
-	if !moved && !released {
-		return p.next.ConsumeTraces(ctx, td) // nothing changed
-	}
-	if td.ResourceSpans().Len() == 0 {
-		return nil
-	}
-	return p.next.ConsumeTraces(ctx, td)
+	p.emit(ctx, found)
+	return err
 }
 
-// analyseOnly is ConsumeTraces with forward_spans false: the records of td
-// feed the detector, td itself goes nowhere, and only the findings of new
-// distinct races are passed on. It is called with p.mu held and unlocks it.
-func (p *racewayProcessor) analyseOnly(ctx context.Context, td ptrace.Traces, now time.Time) error {
+// analyse decodes the records of td into the detector and returns the
+// raceway.race spans and findings of the races found (a zero Traces if
+// none). After Shutdown it does nothing.
+func (p *racewayProcessor) analyse(td ptrace.Traces) ptrace.Traces {
+	now := p.now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown {
+		return ptrace.Traces{}
+	}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -275,16 +213,23 @@ func (p *racewayProcessor) analyseOnly(ctx context.Context, td ptrace.Traces, no
 		}
 	}
 	p.det.DrainEach(p.onRace)
-	out := p.takeOutbox()
-	p.mu.Unlock()
-	if out.ResourceSpans().Len() == 0 {
-		return nil
-	}
-	return p.next.ConsumeTraces(ctx, out)
+	return p.takeOutbox()
 }
 
-// tick analyses the records that waited long enough, annotates the races
-// found, releases the traces whose wait expired and emits findings.
+// emit sends what the processor found to the next consumer. A failure is
+// logged, not returned: the spans of the batch that revealed the races have
+// gone on already, and a retry of the batch would not bring the races back.
+func (p *racewayProcessor) emit(ctx context.Context, out ptrace.Traces) {
+	if out == (ptrace.Traces{}) {
+		return
+	}
+	if err := p.next.ConsumeTraces(ctx, out); err != nil {
+		p.logger.Warn("raceway: next consumer rejected raceway.race spans and findings", zap.Int("spans", out.SpanCount()), zap.Error(err))
+	}
+}
+
+// tick analyses the records whose wait is over, emits their races and
+// records the metrics.
 func (p *racewayProcessor) tick(ctx context.Context, now time.Time) {
 	p.mu.Lock()
 	if p.shutdown {
@@ -293,15 +238,10 @@ func (p *racewayProcessor) tick(ctx context.Context, now time.Time) {
 	}
 	p.det.Advance(now)
 	p.det.DrainEach(p.onRace)
-	p.expire(now)
 	p.recordStats(ctx)
 	out := p.takeOutbox()
 	p.mu.Unlock()
-	if out.ResourceSpans().Len() > 0 {
-		if err := p.next.ConsumeTraces(ctx, out); err != nil {
-			p.logger.Warn("raceway: next consumer rejected released spans and findings", zap.Error(err))
-		}
-	}
+	p.emit(ctx, out)
 }
 
 // hasRecord reports whether span has a span event that is a Raceway record.
@@ -327,13 +267,11 @@ func resourceSource(res pcommon.Resource) convention.Source {
 	return src
 }
 
-// decodeSpan adds the span's Raceway records to the detector and reports
-// whether at least one was valid. Invalid records are counted and dropped
-// from the analysis; they stay on the span.
-func (p *racewayProcessor) decodeSpan(span ptrace.Span, src convention.Source, now time.Time) bool {
+// decodeSpan adds the span's Raceway records to the detector. Invalid
+// records are counted and left out of the analysis; they stay on the span.
+func (p *racewayProcessor) decodeSpan(span ptrace.Span, src convention.Source, now time.Time) {
 	src.TraceID = span.TraceID()
 	src.SpanID = span.SpanID()
-	valid := false
 	evs := span.Events()
 	for k := 0; k < evs.Len(); k++ {
 		ev := evs.At(k)
@@ -352,9 +290,7 @@ func (p *racewayProcessor) decodeSpan(span ptrace.Span, src convention.Source, n
 			}
 			continue
 		}
-		valid = true
 	}
-	return valid
 }
 
 // decodeAttributes feeds a span event's attributes to d.
@@ -385,64 +321,36 @@ func decodeAttributes(d *convention.Decoder, attrs pcommon.Map) {
 	})
 }
 
+// takeOutbox returns what handleRace added since the last call (a zero
+// Traces if nothing).
 func (p *racewayProcessor) takeOutbox() ptrace.Traces {
 	out := p.outbox
-	p.outbox = ptrace.NewTraces()
-	p.movedFrom, p.movedTo = ptrace.ScopeSpans{}, ptrace.SpanSlice{}
+	p.outbox = ptrace.Traces{}
 	return out
 }
 
-// handleRace annotates the held spans that took part in r and adds a finding
-// trace to the outbox if r is a new distinct race. It is called by the
-// detector's DrainEach (as p.onRace) and must not call the detector.
+// handleRace adds to the outbox the raceway.race spans of r's accesses that
+// have none yet for r's distinct race and their role, and the finding trace
+// if r is a new distinct race. It is called by the detector's DrainEach (as
+// p.onRace) and must not call the detector.
 func (p *racewayProcessor) handleRace(r *analysis.Race) {
+	if p.outbox == (ptrace.Traces{}) {
+		p.outbox = ptrace.NewTraces()
+	}
 	t := raceText{r: r}
-	p.annotate(&t, &r.Previous, rolePrevious)
-	p.annotate(&t, &r.Current, roleCurrent)
+	f := findingIDs(r)
+	for _, side := range []struct {
+		a    *analysis.Access
+		role string
+	}{{&r.Previous, rolePrevious}, {&r.Current, roleCurrent}} {
+		if p.annotated.add(annotation{trace: side.a.TraceID, span: side.a.SpanID, group: r.Group, role: side.role}) {
+			appendRaceSpan(p.outbox, &t, side.a, side.role, f)
+			p.raceSpans++
+		}
+	}
 	if r.Count == 1 {
-		appendFinding(p.outbox, &t)
+		appendFinding(p.outbox, &t, f)
 	}
-}
-
-// annotate adds a raceway.race span event about t's race, with the given
-// role, to the held span of a, if any.
-func (p *racewayProcessor) annotate(t *raceText, a *analysis.Access, role string) {
-	h := p.held[pcommon.TraceID(a.TraceID)]
-	if h == nil {
-		return // released already: only the finding trace tells
-	}
-	// Races are rare and held traces small (max_spans_per_trace): a linear
-	// search costs less than an index kept for every held trace.
-	var hs *heldSpan
-	for i := range h.spans {
-		if h.spans[i].span.SpanID() == pcommon.SpanID(a.SpanID) {
-			hs = &h.spans[i]
-			break
-		}
-	}
-	if hs == nil {
-		return
-	}
-	// Repeated races of one group are counted on the span's event for the
-	// group (as the detector counts them in the group), not repeated: a
-	// span on a hot variable would otherwise carry one event per partner.
-	for i := range hs.races {
-		if sr := &hs.races[i]; sr.group == t.r.Group && sr.role == role {
-			sr.n++
-			sr.ev.Attributes().PutInt(attrRaceOccurrences, sr.n)
-			return
-		}
-	}
-	if len(hs.races) >= maxRaceEventsPerSpan {
-		p.evictAnnots++
-		return
-	}
-	ev := hs.span.Events().AppendEmpty()
-	ev.SetName(convention.RaceEvent)
-	ev.SetTimestamp(pcommon.NewTimestampFromTime(a.Time))
-	t.put(ev.Attributes(), role, false)
-	ev.Attributes().PutInt(attrRaceOccurrences, 1)
-	hs.races = append(hs.races, spanRace{group: t.r.Group, role: role, ev: ev, n: 1})
 }
 
 // recordStats turns the detector's Stats and the local counters into metric
@@ -470,7 +378,7 @@ func (p *racewayProcessor) recordStats(ctx context.Context) {
 	add(ev, s.EvictedSnapshots, l.EvictedSnapshots, evictedAttrs["snapshots"])
 	p.last = s
 
-	rc := &p.recordedCounts
+	rc := &p.recorded
 	addLocal := func(c metric.Int64Counter, now int64, before *int64, opts ...metric.AddOption) {
 		if now > *before {
 			c.Add(ctx, now-*before, opts...)
@@ -478,12 +386,10 @@ func (p *racewayProcessor) recordStats(ctx context.Context) {
 		}
 	}
 	addLocal(p.tel.ProcessorRacewayDecodeErrors, p.decodeErrors, &rc.decodeErrors)
-	addLocal(ev, p.evictTraces, &rc.evictTraces, evictedAttrs["traces"])
-	addLocal(ev, p.evictSpans, &rc.evictSpans, evictedAttrs["spans"])
-	addLocal(ev, p.evictAnnots, &rc.evictAnnots, evictedAttrs["annotations"])
+	addLocal(p.tel.ProcessorRacewayRaceSpans, p.raceSpans, &rc.raceSpans)
+	addLocal(ev, p.annotated.evicted, &rc.evictAnnots, evictedAttrs["annotations"])
 
-	p.tel.ProcessorRacewayTracesHeld.Record(ctx, int64(len(p.held)))
-	p.tel.ProcessorRacewaySpansHeld.Record(ctx, int64(p.nspans))
+	p.tel.ProcessorRacewayRecordsPending.Record(ctx, int64(s.Pending))
 }
 
 func truncate(s string) string {

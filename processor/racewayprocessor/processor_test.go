@@ -16,10 +16,11 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -34,14 +35,18 @@ func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		id      string
 		want    *Config
-		wantErr string
+		wantErr []string
 	}{
 		{id: "raceway", want: createDefaultConfig().(*Config)},
 		{id: "raceway/custom", want: &Config{
-			WaitDuration: 5 * time.Second, RaceWindow: 2 * time.Minute, MaxTraces: 500,
-			MaxSpansPerTrace: 200, MaxVariables: 10000, MaxHistory: 4, MaxThreads: 4096, MaxPending: 20000,
+			WaitDuration: 5 * time.Second, RaceWindow: 2 * time.Minute,
+			MaxVariables: 10000, MaxHistory: 4, MaxThreads: 4096, MaxPending: 20000,
 		}},
-		{id: "raceway/invalid", wantErr: "wait_duration must be at least 10ms"},
+		{id: "raceway/invalid", wantErr: []string{"wait_duration must be at least 10ms", "max_pending must be positive"}},
+		{id: "raceway/removed", wantErr: []string{
+			"max_traces is no longer supported: spans are no longer held (each passes on at once); the records waiting for the detector are bounded by max_pending",
+			"max_spans_per_trace is no longer supported: spans are no longer held",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -50,9 +55,10 @@ func TestLoadConfig(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, sub.Unmarshal(cfg))
 			err = confmap.Validate(cfg)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				require.ErrorContains(t, err, "max_traces must be positive")
+			if tt.wantErr != nil {
+				for _, want := range tt.wantErr {
+					require.ErrorContains(t, err, want)
+				}
 				return
 			}
 			require.NoError(t, err)
@@ -65,8 +71,6 @@ func TestConfigValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
 		"wait_duration":       func(c *Config) { c.WaitDuration = 0 },
 		"race_window":         func(c *Config) { c.RaceWindow = -time.Second },
-		"max_traces":          func(c *Config) { c.MaxTraces = 0 },
-		"max_spans_per_trace": func(c *Config) { c.MaxSpansPerTrace = -5 },
 		"max_variables":       func(c *Config) { c.MaxVariables = 0 },
 		"max_history":         func(c *Config) { c.MaxHistory = -1 },
 		"max_threads":         func(c *Config) { c.MaxThreads = 0 },
@@ -82,7 +86,10 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	cfg := createDefaultConfig().(*Config)
-	assert.Equal(t, 8*time.Second, cfg.detectorConfig().Wait)
+	assert.Equal(t, cfg.WaitDuration, cfg.detectorConfig().Wait, "wait_duration is the detector's wait")
+	assert.Equal(t, 100*time.Millisecond, cfg.tickPeriod())
+	cfg.WaitDuration = minWaitDuration
+	assert.Equal(t, time.Millisecond, cfg.tickPeriod())
 }
 
 // lostUpdateSpans are two concurrent transfers from alice's account in one
@@ -106,18 +113,20 @@ func lostUpdateSpans() []spanSpec {
 }
 
 // TestGoldenLostUpdate feeds the lost update in shuffled batches and compares
-// the whole output (annotated spans and findings) with a golden file.
+// the whole output (the spans passed on, the raceway.race spans and the
+// findings) with a golden file.
 func TestGoldenLostUpdate(t *testing.T) {
 	h := newHarness(t, nil)
 	sp := lostUpdateSpans()
 	// Shuffled: later records before earlier ones, traces interleaved.
 	h.consume(batch(sp[5], sp[1]))
+	require.Equal(t, 2, requestSpans(h.sink), "spans pass on at once, even those whose records wait")
 	h.advance(time.Second)
 	h.consume(batch(sp[2], sp[3]))
 	h.advance(time.Second)
 	h.consume(batch(sp[0], sp[4]))
-	h.advance(time.Second)
-	require.Zero(t, nonFindingSpans(h.sink), "spans with records are held for the wait")
+	require.Equal(t, 6, requestSpans(h.sink))
+	require.Len(t, findings(h.output()), 2, "the races are found as soon as the missing records arrive")
 	h.finish()
 	got := h.output()
 
@@ -146,15 +155,34 @@ func TestGoldenLostUpdate(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, lost, "the write/write pair is a lost update")
-	ev := raceEvents(got)
-	assert.Equal(t, 4, ev["write balance"], "each write is in one read/write and the write/write pair")
-	assert.Equal(t, 2, ev["read balance"], "every occurrence is annotated, not only the first of a group")
-	assert.Zero(t, ev["POST /transfer"])
+	rs := raceSpans(got)
+	assert.Equal(t, 4, rs["write balance"], "each write is in one read/write and the write/write pair")
+	assert.Equal(t, 2, rs["read balance"], "every occurrence is shown, not only the first of a group")
+	assert.Zero(t, rs["POST /transfer"])
 
 	metadatatest.AssertEqualProcessorRacewayEventsAnalysed(t, h.tt, []metricdata.DataPoint[int64]{{Value: 6}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorRacewayDistinctRaces(t, h.tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorRacewayRacesFound(t, h.tt, []metricdata.DataPoint[int64]{{Value: 3}}, metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualProcessorRacewayTracesHeld(t, h.tt, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorRacewayRaceSpans(t, h.tt, []metricdata.DataPoint[int64]{{Value: 6}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorRacewayRecordsPending(t, h.tt, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+}
+
+// spanNamed returns the span of td named name, with its resource.
+func spanNamed(t *testing.T, td ptrace.Traces, name string) (ptrace.ResourceSpans, ptrace.ScopeSpans, ptrace.Span) {
+	t.Helper()
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		for j := 0; j < rss.At(i).ScopeSpans().Len(); j++ {
+			ss := rss.At(i).ScopeSpans().At(j)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				if ss.Spans().At(k).Name() == name {
+					return rss.At(i), ss, ss.Spans().At(k)
+				}
+			}
+		}
+	}
+	t.Fatalf("no span named %q", name)
+	return ptrace.ResourceSpans{}, ptrace.ScopeSpans{}, ptrace.Span{}
 }
 
 // TestFinding checks the finding span's shape in detail.
@@ -162,22 +190,10 @@ func TestFinding(t *testing.T) {
 	h := newHarness(t, nil)
 	h.consume(batch(lostUpdateSpans()...))
 	h.finish()
-	got := h.output()
-	var ww ptrace.Span
-	found := false
-	rss := got.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		spans := rss.At(i).ScopeSpans().At(0).Spans()
-		for k := 0; k < spans.Len(); k++ {
-			if spans.At(k).Name() == "race accounts.alice.balance write/write" {
-				ww, found = spans.At(k), true
-				svc, _ := rss.At(i).Resource().Attributes().Get("service.name")
-				assert.Equal(t, "raceway", svc.Str())
-				assert.Equal(t, metadata.ScopeName, rss.At(i).ScopeSpans().At(0).Scope().Name())
-			}
-		}
-	}
-	require.True(t, found)
+	rs, ss, ww := spanNamed(t, h.output(), "race accounts.alice.balance write/write")
+	svc, _ := rs.Resource().Attributes().Get("service.name")
+	assert.Equal(t, "raceway", svc.Str())
+	assert.Equal(t, metadata.ScopeName, ss.Scope().Name())
 	assert.Equal(t, ptrace.StatusCodeError, ww.Status().Code())
 	assert.Equal(t, "lost update on accounts.alice.balance", ww.Status().Message())
 	require.Equal(t, 2, ww.Links().Len())
@@ -207,12 +223,83 @@ func TestFinding(t *testing.T) {
 	assert.False(t, ww.StartTimestamp() > ww.EndTimestamp())
 }
 
+// TestRaceSpan checks the raceway.race spans in detail: a child of each
+// racing access span, in its trace, under its service and process, at the
+// access's time, with status Error, the finding's attributes and a link to
+// the finding trace.
+func TestRaceSpan(t *testing.T) {
+	h := newHarness(t, nil)
+	h.consume(batch(lostUpdateSpans()...))
+	h.finish()
+	out := h.output()
+	_, _, ww := spanNamed(t, out, "race accounts.alice.balance write/write")
+	var got int
+	eachSpan(out, func(_ string, span ptrace.Span) {
+		if !isRaceSpan(span) {
+			return
+		}
+		a := span.Attributes()
+		kind, _ := a.Get(convention.RaceKind)
+		if kind.Str() != "write/write" {
+			return
+		}
+		got++
+		role, _ := a.Get(attrRaceRole)
+		prefix := convention.RacePrevious
+		if role.Str() == roleCurrent {
+			prefix = convention.RaceCurrent
+		}
+		tid, _ := a.Get(prefix + convention.RaceTraceID)
+		sid, _ := a.Get(prefix + convention.RaceSpanID)
+		assert.Equal(t, tid.Str(), span.TraceID().String(), "in the access's trace")
+		assert.Equal(t, sid.Str(), span.ParentSpanID().String(), "a child of the access's span")
+		assert.Contains(t, []pcommon.SpanID{spanID(0xa3), spanID(0xb3)}, span.ParentSpanID(), "the write spans")
+		assert.NotEqual(t, span.ParentSpanID(), span.SpanID())
+		assert.Equal(t, span.StartTimestamp(), span.EndTimestamp(), "starts and ends at the access")
+		assert.Equal(t, ptrace.StatusCodeError, span.Status().Code())
+		assert.Equal(t, "lost update on accounts.alice.balance", span.Status().Message())
+		require.Equal(t, 1, span.Links().Len())
+		assert.Equal(t, ww.TraceID(), span.Links().At(0).TraceID(), "linked to the finding trace")
+		assert.Equal(t, ww.SpanID(), span.Links().At(0).SpanID())
+		assert.Equal(t, ww.Attributes().Len()+1, a.Len(), "the finding's attributes and the role")
+		ww.Attributes().Range(func(k string, v pcommon.Value) bool {
+			got, ok := a.Get(k)
+			assert.True(t, ok && got.Equal(v), "attribute %s", k)
+			return true
+		})
+	})
+	assert.Equal(t, 2, got, "one raceway.race span per write of the write/write race")
+
+	// Under the access's service and process, in the processor's scope.
+	var resources int
+	for _, td := range h.sink.AllTraces() {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			ss := rss.At(i).ScopeSpans().At(0)
+			if !isRaceSpan(ss.Spans().At(0)) {
+				continue
+			}
+			resources++
+			assert.Equal(t, map[string]any{"service.name": "bank", "service.instance.id": "bank-1"}, rss.At(i).Resource().Attributes().AsRaw())
+			assert.Equal(t, metadata.ScopeName, ss.Scope().Name())
+		}
+	}
+	assert.Equal(t, 6, resources)
+	// The access's time.
+	_, _, write := spanNamed(t, out, "write balance")
+	eachSpan(out, func(_ string, span ptrace.Span) {
+		if isRaceSpan(span) && span.ParentSpanID() == write.SpanID() {
+			assert.Equal(t, write.Events().At(0).Timestamp(), span.StartTimestamp())
+		}
+	})
+}
+
 // TestShuffledArrival: whatever the arrival order of the spans, the same
 // distinct races are found (DESIGN scenario 8).
 func TestShuffledArrival(t *testing.T) {
 	type key struct{ name, spans string }
 	// norm lists the distinct races (finding names) and every racing pair
-	// (from the raceway.race annotations).
+	// (from the raceway.race spans).
 	norm := func(td ptrace.Traces) map[key]int {
 		m := map[key]int{}
 		for _, f := range findings(td) {
@@ -248,108 +335,68 @@ func TestShuffledArrival(t *testing.T) {
 	}
 }
 
-func TestPassthroughUntouched(t *testing.T) {
+// TestSpansPassAtOnce: every span passes on at once and untouched, those
+// with Raceway records included, whether or not their records can be
+// analysed yet; nothing else is sent before a race is found.
+func TestSpansPassAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
-	td := batch(
+	sp := lostUpdateSpans()
+	td := batch(sp[1], sp[4],
 		spanSpec{service: "web", instance: "w1", trace: 1, span: 1, name: "GET /"},
 		spanSpec{service: "web", instance: "w1", trace: 2, span: 2, name: "GET /x"},
 	)
-	// A span event that is not a record, and one the processor itself writes.
-	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
-	sp.Events().AppendEmpty().SetName("exception")
-	sp.Events().AppendEmpty().SetName(convention.RaceEvent)
-	sp.Events().AppendEmpty().SetName("racewayish")
+	// A span event that is not a record, and one named like the
+	// processor's own spans.
+	plain := td.ResourceSpans().At(2).ScopeSpans().At(0).Spans().At(0)
+	plain.Events().AppendEmpty().SetName("exception")
+	plain.Events().AppendEmpty().SetName(convention.RaceEvent)
+	plain.Events().AppendEmpty().SetName("racewayish")
 	want := ptrace.NewTraces()
 	td.CopyTo(want)
+	td.MarkReadOnly() // as the pipeline does when it shares td: the processor must only read it
 	h.consume(td)
-	require.Len(t, h.sink.AllTraces(), 1, "passed through at once")
+	require.Len(t, h.sink.AllTraces(), 1, "passed on at once, in one piece")
+	assert.Equal(t, td, h.sink.AllTraces()[0], "the very batch received")
 	require.NoError(t, ptracetest.CompareTraces(want, h.sink.AllTraces()[0]))
+	assert.Equal(t, consumer.Capabilities{MutatesData: false}, h.p.Capabilities())
+	h.advance(time.Second)
+	metadatatest.AssertEqualProcessorRacewayRecordsPending(t, h.tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 	h.finish()
-	assert.Len(t, h.sink.AllTraces(), 1, "nothing else emitted")
+	assert.Len(t, h.sink.AllTraces(), 1, "nothing else emitted: two reads do not race")
+	metadatatest.AssertEqualProcessorRacewayForcedEvents(t, h.tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 }
 
-// TestMixedBatch: in one batch, spans with records are held and the others
-// pass at once; a resource keeps its other spans.
-func TestMixedBatch(t *testing.T) {
-	h := newHarness(t, nil)
-	sp := lostUpdateSpans()
-	td := batch(sp[0])
-	plain := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty()
-	plain.SetName("plain")
-	plain.SetTraceID(traceID(0xa0))
-	plain.SetSpanID(spanID(0x77))
-	h.consume(td)
-	require.Equal(t, 1, h.sink.SpanCount())
-	out := h.sink.AllTraces()[0]
-	assert.Equal(t, "plain", out.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Name())
-	svc, _ := out.ResourceSpans().At(0).Resource().Attributes().Get("service.name")
-	assert.Equal(t, "bank", svc.Str())
-	h.advance(5 * time.Second)
-	assert.Equal(t, 1, h.sink.SpanCount(), "held for the wait")
-	h.advance(6 * time.Second)
-	assert.Equal(t, 2, h.sink.SpanCount(), "released after the wait")
-	require.NoError(t, h.p.Shutdown(context.Background()))
-}
-
-// TestRaceAfterRelease: a trace released before its racing partner arrives
-// still yields a finding span; only the annotation on it is missed.
-func TestRaceAfterRelease(t *testing.T) {
+// TestLateSpanStillAnnotated: a span that arrives long after its racing
+// partner (whose span passed on long ago) still yields the raceway.race
+// spans of both, in both request traces, and the findings.
+func TestLateSpanStillAnnotated(t *testing.T) {
 	h := newHarness(t, nil)
 	sp := lostUpdateSpans()
 	h.consume(batch(sp[0], sp[1], sp[2]))
-	h.advance(11 * time.Second)
-	require.Equal(t, 3, nonFindingSpans(h.sink), "trace A released")
-	require.Empty(t, raceEvents(h.output()))
+	h.advance(3 * h.p.cfg.WaitDuration)
+	require.Equal(t, 3, requestSpans(h.sink), "trace A passed on")
+	require.Empty(t, raceSpans(h.output()))
 	h.consume(batch(sp[3], sp[4], sp[5]))
+	require.Len(t, findings(h.output()), 2, "found at once")
 	h.finish()
 	got := h.output()
-	fs := findings(got)
-	require.Len(t, fs, 2)
-	ev := raceEvents(got)
-	assert.Positive(t, ev["write balance"], "trace B's spans are annotated")
+	require.Len(t, findings(got), 2)
+	rs := raceSpans(got)
+	assert.Equal(t, 4, rs["write balance"], "both traces' write spans")
+	assert.Equal(t, 2, rs["read balance"])
+	traces := map[pcommon.TraceID]int{}
+	eachSpan(got, func(_ string, span ptrace.Span) {
+		if isRaceSpan(span) {
+			traces[span.TraceID()]++
+		}
+	})
+	assert.Equal(t, map[pcommon.TraceID]int{traceID(0xa0): 3, traceID(0xb0): 3}, traces)
 }
 
-func TestMaxTracesEvictsOldest(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxTraces = 2 })
-	for i := byte(1); i <= 3; i++ {
-		h.consume(batch(spanSpec{service: "s", instance: "i", trace: i, span: i, name: "t", recs: []rec{
-			{kind: "thread.start", thread: uint64(i), seq: 1, origin: "root"},
-		}}))
-	}
-	require.Equal(t, 1, h.sink.SpanCount(), "the oldest trace was released early")
-	assert.Equal(t, traceID(1), h.sink.AllTraces()[0].ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).TraceID())
-	h.advance(time.Second)
-	metadatatest.AssertEqualProcessorRacewayEvictions(t, h.tt, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("evicted", "traces"))},
-	}, metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualProcessorRacewayTracesHeld(t, h.tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
-	metadatatest.AssertEqualProcessorRacewaySpansHeld(t, h.tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
-	h.finish()
-	assert.Equal(t, 3, h.sink.SpanCount())
-}
-
-func TestMaxSpansPerTrace(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxSpansPerTrace = 2 })
-	var specs []spanSpec
-	for i := 1; i <= 3; i++ {
-		specs = append(specs, spanSpec{service: "s", instance: "i", trace: 9, span: byte(i), name: "t", recs: []rec{
-			{kind: "call", thread: 0x99, seq: int64(i), fn: "f"},
-		}})
-	}
-	h.consume(batch(specs[0]))
-	assert.Zero(t, h.sink.SpanCount())
-	h.consume(batch(specs[1]))
-	assert.Equal(t, 2, h.sink.SpanCount(), "released at the limit")
-	h.consume(batch(specs[2]))
-	h.finish()
-	assert.Equal(t, 3, h.sink.SpanCount())
-	metadatatest.AssertEqualProcessorRacewayEvictions(t, h.tt, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("evicted", "spans"))},
-	}, metricdatatest.IgnoreTimestamp())
-}
-
-// TestLifecycleWithTicker runs the real ticker: held spans are released by
-// it and Shutdown leaves no goroutine behind (goleak in TestMain).
+// TestLifecycleWithTicker runs the real ticker: a record whose predecessors
+// never arrive is analysed by it once wait_duration is over and its races
+// are emitted then; Shutdown leaves no goroutine behind (goleak in
+// TestMain).
 func TestLifecycleWithTicker(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.WaitDuration = 50 * time.Millisecond
@@ -361,8 +408,12 @@ func TestLifecycleWithTicker(t *testing.T) {
 	for i := range sp {
 		sp[i].recs[0].at += time.Since(base) // now-ish
 	}
-	require.NoError(t, p.ConsumeTraces(context.Background(), batch(sp...)))
-	require.Eventually(t, func() bool { return sink.SpanCount() >= 6+2 }, 5*time.Second, 10*time.Millisecond)
+	// Trace A whole, and trace B's write alone: it waits for B's start and
+	// read, which never come.
+	require.NoError(t, p.ConsumeTraces(context.Background(), batch(sp[0], sp[1], sp[2], sp[5])))
+	require.Equal(t, 4, sink.SpanCount(), "passed on at once")
+	require.Eventually(t, func() bool { return len(findings(mergeAll(sink))) == 2 }, 5*time.Second, 10*time.Millisecond,
+		"the ticker forces the write through after the wait, and emits its races with trace A's read and write")
 	require.NoError(t, p.Shutdown(context.Background()))
 	require.NoError(t, p.Shutdown(context.Background()), "idempotent")
 	// Shutdown without Start.
@@ -371,21 +422,26 @@ func TestLifecycleWithTicker(t *testing.T) {
 	require.NoError(t, p2.Shutdown(context.Background()))
 }
 
+// TestShutdownFlushes: Shutdown analyses the records still waiting and emits
+// their races; batches after it pass through.
 func TestShutdownFlushes(t *testing.T) {
 	h := newHarness(t, nil)
-	h.consume(batch(lostUpdateSpans()...))
-	require.Zero(t, nonFindingSpans(h.sink))
+	sp := lostUpdateSpans()
+	h.consume(batch(sp[0], sp[1], sp[2], sp[5]))
+	require.Equal(t, 4, requestSpans(h.sink))
+	require.Empty(t, findings(h.output()), "trace B's write waits for its predecessors")
 	require.NoError(t, h.p.Shutdown(context.Background()))
 	got := h.output()
-	assert.Equal(t, 6+2, got.SpanCount())
-	assert.Len(t, findings(got), 2)
+	assert.Len(t, findings(got), 2, "the races of trace B's write with trace A's read and write, found at shutdown")
+	assert.Equal(t, map[string]int{"write balance": 3, "read balance": 1}, raceSpans(got))
 	// After shutdown, data passes through.
+	n := h.sink.SpanCount()
 	h.consume(batch(lostUpdateSpans()[0]))
-	assert.Equal(t, 9, h.sink.SpanCount())
+	assert.Equal(t, n+1, h.sink.SpanCount())
 }
 
-// A record whose predecessor never arrives is analysed once the detector's
-// wait is over, and counted as forced.
+// A record whose predecessor never arrives is analysed once wait_duration
+// is over, and counted as forced.
 func TestForcedEventsCounted(t *testing.T) {
 	h := newHarness(t, nil)
 	sp := lostUpdateSpans()
@@ -393,16 +449,19 @@ func TestForcedEventsCounted(t *testing.T) {
 	h.consume(batch(sp[5]))
 	h.advance(time.Second)
 	_, err := h.tt.GetMetric("otelcol_processor_raceway_forced_events")
-	require.Error(t, err, "nothing forced before the detector's wait is over")
-	h.advance(h.p.cfg.WaitDuration) // past the detector's wait (80% of it)
+	require.Error(t, err, "nothing forced before wait_duration is over")
+	h.advance(h.p.cfg.WaitDuration - time.Second - time.Millisecond)
+	_, err = h.tt.GetMetric("otelcol_processor_raceway_forced_events")
+	require.Error(t, err, "nothing forced before wait_duration is over")
+	h.advance(time.Millisecond)
 	metadatatest.AssertEqualProcessorRacewayForcedEvents(t, h.tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	h.finish()
 }
 
-// TestRepeatedRacesOnASpanAreCounted: a span whose access races with many
-// others in one group (a hot counter) carries one raceway.race event per
-// group and role, counting the occurrences, instead of one per partner.
-func TestRepeatedRacesOnASpanAreCounted(t *testing.T) {
+// TestRepeatedRacesOnASpanShownOnce: a span whose access races with many
+// others in one group (a hot counter) gets one raceway.race span per group
+// and role, not one per partner; the repeats are counted in races_found.
+func TestRepeatedRacesOnASpanShownOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	const writers = 6
 	var specs []spanSpec
@@ -412,50 +471,40 @@ func TestRepeatedRacesOnASpanAreCounted(t *testing.T) {
 			recs: []rec{{kind: "write", thread: uint64(0x100 + i), seq: 1, v: "stats.orders", val: str(fmt.Sprint(i)),
 				file: "stats.go", line: 9, fn: "main.count", at: time.Duration(i) * time.Millisecond}}})
 	}
-	h.consume(batch(specs...))
+	// One batch, then the same group again from a later batch: a write that
+	// races with every earlier one.
+	h.consume(batch(specs[:writers-1]...))
+	h.consume(batch(specs[writers-1]))
 	h.finish()
 	got := h.output()
 	require.Len(t, findings(got), 1, "one distinct race: write/write at stats.go:9")
-	occurrences := map[string]map[string]int64{} // span name -> role -> count
-	total := int64(0)
-	rss := got.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		for j := 0; j < rss.At(i).ScopeSpans().Len(); j++ {
-			spans := rss.At(i).ScopeSpans().At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				evs := spans.At(k).Events()
-				for e := 0; e < evs.Len(); e++ {
-					if evs.At(e).Name() != convention.RaceEvent {
-						continue
-					}
-					a := evs.At(e).Attributes()
-					role, _ := a.Get(attrRaceRole)
-					n, ok := a.Get(attrRaceOccurrences)
-					require.True(t, ok, "every raceway.race event counts its occurrences")
-					name := spans.At(k).Name()
-					if occurrences[name] == nil {
-						occurrences[name] = map[string]int64{}
-					}
-					_, dup := occurrences[name][role.Str()]
-					require.False(t, dup, "span %s has two events for role %s of one group", name, role.Str())
-					occurrences[name][role.Str()] = n.Int()
-					total += n.Int()
-				}
-			}
+	names := map[pcommon.SpanID]string{}
+	eachSpan(got, func(_ string, span ptrace.Span) { names[span.SpanID()] = span.Name() })
+	roles := map[string][]string{} // span name -> roles of its raceway.race spans
+	ids := map[pcommon.SpanID]bool{}
+	eachSpan(got, func(_ string, span ptrace.Span) {
+		if !isRaceSpan(span) {
+			return
 		}
-	}
-	// Every pair of the 6 writes races: 15 races, each counted on both of
-	// its spans; the i-th write is current in i races and previous in 5-i.
-	assert.Equal(t, int64(2*writers*(writers-1)/2), total)
+		require.False(t, ids[span.SpanID()], "span ids are unique")
+		ids[span.SpanID()] = true
+		role, _ := span.Attributes().Get(attrRaceRole)
+		name := names[span.ParentSpanID()]
+		roles[name] = append(roles[name], role.Str())
+	})
+	// Every pair of the 6 writes races: 15 races. The i-th write is current
+	// in i of them and previous in 5-i: one raceway.race span per role.
 	for i := range writers {
 		name := fmt.Sprintf("write %d", i)
-		want := map[string]int64{}
-		if i > 0 {
-			want[roleCurrent] = int64(i)
-		}
+		var want []string
 		if i < writers-1 {
-			want[rolePrevious] = int64(writers - 1 - i)
+			want = append(want, rolePrevious)
 		}
-		assert.Equal(t, want, occurrences[name], name)
+		if i > 0 {
+			want = append(want, roleCurrent)
+		}
+		assert.ElementsMatch(t, want, roles[name], name)
 	}
+	metadatatest.AssertEqualProcessorRacewayRacesFound(t, h.tt, []metricdata.DataPoint[int64]{{Value: writers * (writers - 1) / 2}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorRacewayRaceSpans(t, h.tt, []metricdata.DataPoint[int64]{{Value: 2 * (writers - 1)}}, metricdatatest.IgnoreTimestamp())
 }

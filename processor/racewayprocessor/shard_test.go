@@ -220,8 +220,9 @@ func TestShardModeOutput(t *testing.T) {
 	assert.False(t, hasVar)
 }
 
-// TestForwardSpansFalse: the analysis tier's processor sends only finding
-// traces, and nothing of the spans it received.
+// TestForwardSpansFalse: the analysis tier's processor sends only what it
+// finds (raceway.race spans and finding traces), and none of the spans it
+// received.
 func TestForwardSpansFalse(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.ForwardSpans = boolPtr(false) })
 	for _, s := range lostUpdateSpans() {
@@ -229,16 +230,15 @@ func TestForwardSpansFalse(t *testing.T) {
 	}
 	h.consume(batch(spanSpec{service: "bank", trace: 0x20, span: 0x21, name: "GET /health"}))
 	h.finish()
-	assert.Zero(t, nonFindingSpans(h.sink), "no request span is forwarded")
+	assert.Zero(t, requestSpans(h.sink), "no request span is forwarded")
 	out := h.output()
-	assert.Empty(t, raceEvents(out), "no annotations")
 	fs := findings(out)
 	require.Len(t, fs, 2, "%+v", fs) // read/write and write/write
-	metadatatest.AssertEqualProcessorRacewayTracesHeld(t, h.tt, []metricdata.DataPoint[int64]{{Value: 0}}, metricdatatest.IgnoreTimestamp())
+	assert.Len(t, racePairs(out), 6, "the raceway.race spans of the three racing pairs, for the request traces")
 
 	// Batches after shutdown are dropped too.
 	require.NoError(t, h.p.ConsumeTraces(context.Background(), batch(lostUpdateSpans()[0])))
-	assert.Zero(t, nonFindingSpans(h.sink))
+	assert.Zero(t, requestSpans(h.sink))
 }
 
 // scaleInput is a mix of traces: the cross-trace lost update, a
@@ -306,31 +306,28 @@ func scaleInput() [][]spanSpec {
 	return in
 }
 
-// findingIDSet lists the finding spans of td as "traceid/spanid name":
-// finding ids are derived from the race, so equal sets are equal findings.
-func findingIDSet(td ptrace.Traces) []string {
-	var out []string
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		if v, ok := rss.At(i).Resource().Attributes().Get("service.name"); !ok || v.Str() != convention.FindingService {
-			continue
+// emittedIDSet lists the finding spans and the raceway.race spans of td as
+// "traceid/spanid name": their ids are derived from the race, so equal sets
+// are equal findings and raceway.race spans.
+func emittedIDSet(td ptrace.Traces) (findings, raceSpans []string) {
+	eachSpan(td, func(svc string, sp ptrace.Span) {
+		id := sp.TraceID().String() + "/" + sp.SpanID().String() + " " + sp.Name()
+		switch {
+		case svc == convention.FindingService:
+			findings = append(findings, id)
+		case isRaceSpan(sp):
+			raceSpans = append(raceSpans, id)
 		}
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				sp := spans.At(k)
-				out = append(out, sp.TraceID().String()+"/"+sp.SpanID().String()+" "+sp.Name())
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	})
+	sort.Strings(findings)
+	sort.Strings(raceSpans)
+	return findings, raceSpans
 }
 
 // TestShardedEqualsSingle runs the same input through one analysis
 // processor, and through two shard stages each feeding its own analysis
-// processor (forward_spans false): the findings are the same.
+// processor (forward_spans false): the findings and the raceway.race spans
+// are the same.
 func TestShardedEqualsSingle(t *testing.T) {
 	in := scaleInput()
 
@@ -340,7 +337,7 @@ func TestShardedEqualsSingle(t *testing.T) {
 		single.advance(100 * time.Millisecond)
 	}
 	single.finish()
-	want := findingIDSet(single.output())
+	want, wantSpans := emittedIDSet(single.output())
 
 	const n = 2
 	var analysis [n]*harness
@@ -371,18 +368,22 @@ func TestShardedEqualsSingle(t *testing.T) {
 		}
 	}
 	require.Len(t, owned, n, "the input has variables of every shard")
-	var got []string
+	var got, gotSpans []string
 	for i := range n {
 		analysis[i].finish()
-		assert.Zero(t, nonFindingSpans(analysis[i].sink))
-		fs := findingIDSet(analysis[i].output())
+		assert.Zero(t, requestSpans(analysis[i].sink))
+		fs, rs := emittedIDSet(analysis[i].output())
 		assert.NotEmpty(t, fs, "shard %d found races", i)
 		t.Logf("shard %d: %v", i, fs)
 		got = append(got, fs...)
+		gotSpans = append(gotSpans, rs...)
 	}
 	sort.Strings(got)
+	sort.Strings(gotSpans)
 	require.NotEmpty(t, want)
 	assert.Equal(t, want, got, "the shards together find exactly the single instance's races, each once")
+	require.NotEmpty(t, wantSpans)
+	assert.Equal(t, wantSpans, gotSpans, "and emit exactly its raceway.race spans, each once")
 
 	// The races expected, by variable; nothing on the ordered variables.
 	vars := map[string]bool{}

@@ -32,11 +32,11 @@ type TelemetryBuilder struct {
 	ProcessorRacewayEvictions         metric.Int64Counter
 	ProcessorRacewayForcedEvents      metric.Int64Counter
 	ProcessorRacewayLateEvents        metric.Int64Counter
+	ProcessorRacewayRaceSpans         metric.Int64Counter
 	ProcessorRacewayRacesFound        metric.Int64Counter
+	ProcessorRacewayRecordsPending    metric.Int64Gauge
 	ProcessorRacewayShardDroppedSpans metric.Int64Counter
 	ProcessorRacewayShardPlaceholders metric.Int64Counter
-	ProcessorRacewaySpansHeld         metric.Int64Gauge
-	ProcessorRacewayTracesHeld        metric.Int64Gauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -94,7 +94,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorRacewayForcedEvents, err = builder.meter.Int64Counter(
 		"otelcol_processor_raceway_forced_events",
-		metric.WithDescription("Records analysed before a predecessor (an earlier record of their thread, or an epoch they name) arrived, because they waited longer than the detector's wait (80% of wait_duration) or the pending buffer was full; their clocks lack what the missing record would have brought. [Development]"),
+		metric.WithDescription("Records analysed before a predecessor (an earlier record of their thread, or an epoch they name) arrived, because they waited longer than wait_duration or the pending buffer was full; their clocks lack what the missing record would have brought. [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
@@ -104,10 +104,22 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorRacewayRaceSpans, err = builder.meter.Int64Counter(
+		"otelcol_processor_raceway_race_spans",
+		metric.WithDescription("raceway.race spans emitted, each a child of a racing access span in its request trace (at most one per access span, distinct race and role). [Development]"),
+		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorRacewayRacesFound, err = builder.meter.Int64Counter(
 		"otelcol_processor_raceway_races_found",
 		metric.WithDescription("Race occurrences found (every racing pair, before grouping). [Development]"),
 		metric.WithUnit("{race}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorRacewayRecordsPending, err = builder.meter.Int64Gauge(
+		"otelcol_processor_raceway_records_pending",
+		metric.WithDescription("Raceway records waiting for a predecessor (an earlier record of their thread, or an epoch they name), at most wait_duration each and max_pending in all; the spans that carried them have passed on. [Development]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorRacewayShardDroppedSpans, err = builder.meter.Int64Counter(
@@ -120,18 +132,6 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_raceway_shard_placeholders",
 		metric.WithDescription("(shard mode) Accesses of variables owned by other shards turned into raceway.call placeholder records. [Development]"),
 		metric.WithUnit("{event}"),
-	)
-	errs = errors.Join(errs, err)
-	builder.ProcessorRacewaySpansHeld, err = builder.meter.Int64Gauge(
-		"otelcol_processor_raceway_spans_held",
-		metric.WithDescription("Spans currently held for the wait duration. [Development]"),
-		metric.WithUnit("{span}"),
-	)
-	errs = errors.Join(errs, err)
-	builder.ProcessorRacewayTracesHeld, err = builder.meter.Int64Gauge(
-		"otelcol_processor_raceway_traces_held",
-		metric.WithDescription("Traces whose spans are currently held for the wait duration. [Development]"),
-		metric.WithUnit("{trace}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -88,7 +88,7 @@ func AssertEqualProcessorRacewayEvictions(t *testing.T, tt *componenttest.Teleme
 func AssertEqualProcessorRacewayForcedEvents(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_raceway_forced_events",
-		Description: "Records analysed before a predecessor (an earlier record of their thread, or an epoch they name) arrived, because they waited longer than the detector's wait (80% of wait_duration) or the pending buffer was full; their clocks lack what the missing record would have brought. [Development]",
+		Description: "Records analysed before a predecessor (an earlier record of their thread, or an epoch they name) arrived, because they waited longer than wait_duration or the pending buffer was full; their clocks lack what the missing record would have brought. [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -117,6 +117,22 @@ func AssertEqualProcessorRacewayLateEvents(t *testing.T, tt *componenttest.Telem
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualProcessorRacewayRaceSpans(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_raceway_race_spans",
+		Description: "raceway.race spans emitted, each a child of a racing access span in its request trace (at most one per access span, distinct race and role). [Development]",
+		Unit:        "{span}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_raceway_race_spans")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualProcessorRacewayRacesFound(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_raceway_races_found",
@@ -129,6 +145,20 @@ func AssertEqualProcessorRacewayRacesFound(t *testing.T, tt *componenttest.Telem
 		},
 	}
 	got, err := tt.GetMetric("otelcol_processor_raceway_races_found")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualProcessorRacewayRecordsPending(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_raceway_records_pending",
+		Description: "Raceway records waiting for a predecessor (an earlier record of their thread, or an epoch they name), at most wait_duration each and max_pending in all; the spans that carried them have passed on. [Development]",
+		Unit:        "{event}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_raceway_records_pending")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
@@ -161,34 +191,6 @@ func AssertEqualProcessorRacewayShardPlaceholders(t *testing.T, tt *componenttes
 		},
 	}
 	got, err := tt.GetMetric("otelcol_processor_raceway_shard_placeholders")
-	require.NoError(t, err)
-	metricdatatest.AssertEqual(t, want, got, opts...)
-}
-
-func AssertEqualProcessorRacewaySpansHeld(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
-	want := metricdata.Metrics{
-		Name:        "otelcol_processor_raceway_spans_held",
-		Description: "Spans currently held for the wait duration. [Development]",
-		Unit:        "{span}",
-		Data: metricdata.Gauge[int64]{
-			DataPoints: dps,
-		},
-	}
-	got, err := tt.GetMetric("otelcol_processor_raceway_spans_held")
-	require.NoError(t, err)
-	metricdatatest.AssertEqual(t, want, got, opts...)
-}
-
-func AssertEqualProcessorRacewayTracesHeld(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
-	want := metricdata.Metrics{
-		Name:        "otelcol_processor_raceway_traces_held",
-		Description: "Traces whose spans are currently held for the wait duration. [Development]",
-		Unit:        "{trace}",
-		Data: metricdata.Gauge[int64]{
-			DataPoints: dps,
-		},
-	}
-	got, err := tt.GetMetric("otelcol_processor_raceway_traces_held")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

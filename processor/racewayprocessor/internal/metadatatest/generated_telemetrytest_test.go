@@ -25,11 +25,11 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorRacewayEvictions.Add(context.Background(), 1)
 	tb.ProcessorRacewayForcedEvents.Add(context.Background(), 1)
 	tb.ProcessorRacewayLateEvents.Add(context.Background(), 1)
+	tb.ProcessorRacewayRaceSpans.Add(context.Background(), 1)
 	tb.ProcessorRacewayRacesFound.Add(context.Background(), 1)
+	tb.ProcessorRacewayRecordsPending.Record(context.Background(), 1)
 	tb.ProcessorRacewayShardDroppedSpans.Add(context.Background(), 1)
 	tb.ProcessorRacewayShardPlaceholders.Add(context.Background(), 1)
-	tb.ProcessorRacewaySpansHeld.Record(context.Background(), 1)
-	tb.ProcessorRacewayTracesHeld.Record(context.Background(), 1)
 	AssertEqualProcessorRacewayDecodeErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -48,19 +48,19 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualProcessorRacewayLateEvents(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorRacewayRaceSpans(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewayRacesFound(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorRacewayRecordsPending(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewayShardDroppedSpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorRacewayShardPlaceholders(t, testTel,
-		[]metricdata.DataPoint[int64]{{Value: 1}},
-		metricdatatest.IgnoreTimestamp())
-	AssertEqualProcessorRacewaySpansHeld(t, testTel,
-		[]metricdata.DataPoint[int64]{{Value: 1}},
-		metricdatatest.IgnoreTimestamp())
-	AssertEqualProcessorRacewayTracesHeld(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
