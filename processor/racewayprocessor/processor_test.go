@@ -69,12 +69,12 @@ func TestLoadConfig(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
-		"wait_duration":       func(c *Config) { c.WaitDuration = 0 },
-		"race_window":         func(c *Config) { c.RaceWindow = -time.Second },
-		"max_variables":       func(c *Config) { c.MaxVariables = 0 },
-		"max_history":         func(c *Config) { c.MaxHistory = -1 },
-		"max_threads":         func(c *Config) { c.MaxThreads = 0 },
-		"max_pending":         func(c *Config) { c.MaxPending = 0 },
+		"wait_duration": func(c *Config) { c.WaitDuration = 0 },
+		"race_window":   func(c *Config) { c.RaceWindow = -time.Second },
+		"max_variables": func(c *Config) { c.MaxVariables = 0 },
+		"max_history":   func(c *Config) { c.MaxHistory = -1 },
+		"max_threads":   func(c *Config) { c.MaxThreads = 0 },
+		"max_pending":   func(c *Config) { c.MaxPending = 0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
