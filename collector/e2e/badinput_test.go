@@ -117,8 +117,8 @@ func TestBadInputOverOTLP(t *testing.T) {
 		t.Skip("builds and runs the collector")
 	}
 	bin := collectorBinary(t)
-	cs := startCountSink(t, "", nil)
-	env := envFor(t, cs.addr)
+	cs := startSink(t, "", nil)
+	env := baseEnv(t, cs.addr)
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"))
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
 
@@ -140,18 +140,15 @@ func TestBadInputOverOTLP(t *testing.T) {
 		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
 		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
 		sp.Attributes().PutStr("case", c.name)
-		kind := c.kind
-		if kind == "" {
-			kind = "write"
-		}
 		th := randomThread()
-		record(sp, kind, th, 2, now, 50, func(a pcommon.Map) {
-			a.PutStr(convention.VarName, v) // the good pair's variable: a valid record here would race
-			a.PutStr(convention.ValueNew, "1")
-			if c.mutate != nil {
-				c.mutate(a, th)
-			}
-		})
+		// The good pair's variable: a valid record here would race.
+		ev := addRecord(sp, now, access(analysis.KindWrite, th, 2, 50, v, "", "1"))
+		if c.kind != "" {
+			ev.SetName(convention.EventPrefix + c.kind)
+		}
+		if c.mutate != nil {
+			c.mutate(ev.Attributes(), th)
+		}
 		cp := ptrace.NewSpan()
 		sp.CopyTo(cp)
 		sent[sp.SpanID()] = cp
@@ -167,7 +164,7 @@ func TestBadInputOverOTLP(t *testing.T) {
 		return f[ww] > 0 && f[rw] > 0 && cs.count("bank") == 6 && cs.count("bad") == len(cases),
 			fmt.Sprintf("findings %v, bank spans %d of 6, bad spans %d of %d", f, cs.count("bank"), cs.count("bad"), len(cases))
 	})
-	var m = scrape(t, env)
+	m := scrape(t, env)
 	waitFor(col, 20*time.Second, "decode errors are not counted", func() (bool, string) {
 		m = scrape(t, env)
 		return int(m.Sum(metricDecodeErrors)) >= len(cases) && int(m.Sum(metricAnalysed)) == 6,
@@ -183,8 +180,11 @@ func TestBadInputOverOTLP(t *testing.T) {
 	}
 
 	// The bad spans pass through unchanged: same name, attributes and
-	// events (no raceway.race annotation).
-	tds, _ := cs.snapshot()
+	// events, and no raceway.race span is emitted for them.
+	if n := cs.raceSpanCount(); n != 6 {
+		t.Errorf("%d raceway.race spans, want the good pair's 6", n)
+	}
+	tds, _, _ := cs.snapshot()
 	seen := 0
 	eachSpan(tds, func(svc string, got ptrace.Span) {
 		if svc != "bad" {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +36,7 @@ var (
 // collectorBinary returns the path of otelcol-raceway, building it with ocb
 // from builder-config.yaml when it is missing or older than any of its
 // sources. RACEWAY_E2E_COLLECTOR names a prebuilt binary to use instead.
-func collectorBinary(t *testing.T) string {
+func collectorBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("RACEWAY_E2E_COLLECTOR"); p != "" {
 		return p
@@ -56,25 +55,24 @@ func buildCollector(root string) (string, error) {
 }
 
 // freeAddr returns a free loopback address (127.0.0.1:port).
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := stack.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return a
 }
 
 type collector struct {
-	t *testing.T
+	t testing.TB
 	p *proc.Process
 }
 
 // startCollector runs bin with the given config files and environment and
 // waits until its OTLP receivers (RACEWAY_OTLP_GRPC and RACEWAY_OTLP_HTTP
 // in env) accept connections.
-func startCollector(t *testing.T, bin string, env map[string]string, configs ...string) *collector {
+func startCollector(t testing.TB, bin string, env map[string]string, configs ...string) *collector {
 	t.Helper()
 	var args, vars []string
 	for _, c := range configs {

@@ -60,24 +60,6 @@ func randomThread() analysis.ThreadID {
 	return id
 }
 
-// record adds a Raceway record to span the way racewayotel emits it.
-func record(span ptrace.Span, kind string, th analysis.ThreadID, seq int64, at time.Time, line int64, attrs func(pcommon.Map)) {
-	ev := span.Events().AppendEmpty()
-	ev.SetName(convention.EventPrefix + kind)
-	ev.SetTimestamp(pcommon.NewTimestampFromTime(at))
-	a := ev.Attributes()
-	a.PutStr(convention.ThreadID, th.String())
-	a.PutInt(convention.Seq, seq)
-	a.PutStr(convention.ProcessID, "bank-1")
-	a.PutStr(convention.CodeFilePath, file)
-	a.PutInt(convention.CodeLineNumber, line)
-	a.PutStr(convention.CodeFunctionName, "main.transfer")
-	a.PutInt(convention.GoroutineID, 40+int64(seq))
-	if attrs != nil {
-		attrs(a)
-	}
-}
-
 // spans returns the request's three spans, each in its own ResourceSpans (as
 // separate exports would deliver them).
 func (r request) spans() []ptrace.ResourceSpans {
@@ -100,21 +82,11 @@ func (r request) spans() []ptrace.ResourceSpans {
 	}
 	server, s := mk(r.server, pcommon.SpanID{}, "POST /transfer", ptrace.SpanKindServer, r.start, r.wrtAt.Add(time.Millisecond))
 	s.Attributes().PutStr("http.request.method", "POST")
-	record(s, "thread.start", r.thread, 1, r.start, 20, func(a pcommon.Map) {
-		a.PutStr(convention.Origin, analysis.OriginRequest.String())
-		a.PutStr(convention.ThreadName, "POST /transfer")
-	})
+	addRecord(s, r.start, requestStart(r.thread, 20, "POST /transfer"))
 	read, rs := mk(r.read, r.server, "load balance", ptrace.SpanKindInternal, r.readAt.Add(-time.Microsecond), r.readAt.Add(time.Microsecond))
-	record(rs, "read", r.thread, 2, r.readAt, readLine, func(a pcommon.Map) {
-		a.PutStr(convention.VarName, variable)
-		a.PutStr(convention.ValueNew, "1000")
-	})
+	addRecord(rs, r.readAt, access(analysis.KindRead, r.thread, 2, readLine, variable, "", "1000"))
 	write, ws := mk(r.write, r.server, "store balance", ptrace.SpanKindInternal, r.wrtAt.Add(-time.Microsecond), r.wrtAt.Add(time.Microsecond))
-	record(ws, "write", r.thread, 3, r.wrtAt, writeLine, func(a pcommon.Map) {
-		a.PutStr(convention.VarName, variable)
-		a.PutStr(convention.ValueOld, "1000")
-		a.PutStr(convention.ValueNew, r.newValue)
-	})
+	addRecord(ws, r.wrtAt, access(analysis.KindWrite, r.thread, 3, writeLine, variable, "1000", r.newValue))
 	return []ptrace.ResourceSpans{server, read, write}
 }
 
@@ -150,7 +122,7 @@ func shuffledBatches(t *testing.T, reqs [2]request, n int) []ptrace.Traces {
 	return batches
 }
 
-func dial(t *testing.T, addr string) ptraceotlp.GRPCClient {
+func dial(t testing.TB, addr string) ptraceotlp.GRPCClient {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -160,35 +132,36 @@ func dial(t *testing.T, addr string) ptraceotlp.GRPCClient {
 	return ptraceotlp.NewGRPCClient(conn)
 }
 
-// baseEnv points the demo configuration at free loopback ports and the sink.
-func baseEnv(t *testing.T, s *sink) map[string]string {
+// baseEnv points the demo configuration at free loopback ports, and every
+// exporter at the OTLP/gRPC backend address.
+func baseEnv(t testing.TB, backend string) map[string]string {
 	return map[string]string{
 		"RACEWAY_OTLP_GRPC":         freeAddr(t),
 		"RACEWAY_OTLP_HTTP":         freeAddr(t),
-		"RACEWAY_JAEGER_OTLP":       s.addr,
+		"RACEWAY_JAEGER_OTLP":       backend,
 		"RACEWAY_FINDINGS_PROTOCOL": "grpc",
-		"RACEWAY_FINDINGS_OTLP":     s.addr,
+		"RACEWAY_FINDINGS_OTLP":     backend,
 		"RACEWAY_WAIT":              "1s",
 		"RACEWAY_METRICS_PORT":      strings.TrimPrefix(freeAddr(t), "127.0.0.1:"),
 		"RACEWAY_DEBUG_VERBOSITY":   "basic",
 	}
 }
 
-func demoConfig(t *testing.T, name string) string {
+func demoConfig(t testing.TB, name string) string {
 	return filepath.Join(repoRoot(t), "collector", name)
 }
 
 // TestLostUpdateEndToEnd sends the lost-update scenario (two traces, shuffled
 // batches) to otelcol-raceway and checks what reaches the OTLP sink: the
-// finding spans, the annotated request spans, the race log records and the
-// race metrics; and the JSON-lines file.
+// finding spans, the raceway.race spans under the racing request spans, the
+// race log records and the race metrics; and the JSON-lines file.
 func TestLostUpdateEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
 	}
 	bin := collectorBinary(t)
-	s := startSink(t)
-	env := baseEnv(t, s)
+	s := startSink(t, "", nil)
+	env := baseEnv(t, s.addr)
 	findingsFile := filepath.Join(t.TempDir(), "findings.jsonl")
 	env["RACEWAY_FINDINGS_FILE"] = findingsFile
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"))
@@ -221,12 +194,8 @@ func TestLostUpdateEndToEnd(t *testing.T) {
 				r.wwFinding = sp
 			case svc == convention.FindingService && sp.Name() == "race "+variable+" read/write":
 				r.rwFinding = sp
-			case svc == "bank":
-				for i := 0; i < sp.Events().Len(); i++ {
-					if sp.Events().At(i).Name() == convention.RaceEvent {
-						r.annotated[sp.SpanID()] = true
-					}
-				}
+			case svc == "bank" && sp.Name() == convention.RaceEvent:
+				r.annotated[sp.ParentSpanID()] = true
 			}
 		})
 		eachLogRecord(logs, func(lr plog.LogRecord) {
@@ -252,7 +221,7 @@ func TestLostUpdateEndToEnd(t *testing.T) {
 		}
 		for _, req := range reqs {
 			if !r.annotated[req.write] {
-				missing = append(missing, fmt.Sprintf("raceway.race event on write span %s", req.write))
+				missing = append(missing, fmt.Sprintf("raceway.race span under write span %s", req.write))
 			}
 		}
 		if r.wwLog == (plog.LogRecord{}) {
@@ -363,8 +332,8 @@ func TestBearerTokenAuth(t *testing.T) {
 		t.Skip("builds and runs the collector")
 	}
 	bin := collectorBinary(t)
-	s := startSink(t)
-	env := baseEnv(t, s)
+	s := startSink(t, "", nil)
+	env := baseEnv(t, s.addr)
 	const token = "e2e-secret-key"
 	env["RACEWAY_API_KEY"] = token
 	env["RACEWAY_WAIT"] = "100ms"
@@ -434,13 +403,7 @@ func TestBearerTokenAuth(t *testing.T) {
 	// Both accepted exports reach the backend; the refused ones do not.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		traces, _, _ := s.snapshot()
-		n := 0
-		eachSpan(traces, func(svc string, _ ptrace.Span) {
-			if svc == "auth-check" {
-				n++
-			}
-		})
+		n := s.count("auth-check")
 		if n == 2 {
 			break
 		}
@@ -458,8 +421,7 @@ func TestAuthOverlayNeedsKey(t *testing.T) {
 		t.Skip("builds and runs the collector")
 	}
 	bin := collectorBinary(t)
-	s := startSink(t)
-	env := baseEnv(t, s)
+	env := baseEnv(t, freeAddr(t))
 	env["RACEWAY_API_KEY"] = ""
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/raceway-otel/raceway/internal/stack"
 )
@@ -15,33 +14,31 @@ import (
 // floodOverlay is the configuration of the flood: the demo configuration
 // with small raceway limits, an explicit memory_limiter, and the traces
 // pipeline without the debug exporter (it would only log every batch).
-func floodOverlay(wait string, maxTraces, maxVariables, maxThreads int) string {
-	return racewayOverlay(fmt.Sprintf(`  memory_limiter:
+func floodOverlay(wait string, maxVariables, maxThreads int) string {
+	return fmt.Sprintf(`processors:
+  memory_limiter:
     check_interval: 1s
     limit_percentage: 0
     spike_limit_percentage: 0
     limit_mib: %d
     spike_limit_mib: %d
-`, floodLimitMiB, floodSpikeMiB), wait, maxTraces, maxVariables, maxThreads)
-}
-
-// racewayOverlay sets the raceway processor's limits, the traces pipeline
-// without the debug exporter, and the processors in extra (the demo's
-// memory_limiter, 80% of the machine's memory, if empty).
-func racewayOverlay(extra, wait string, maxTraces, maxVariables, maxThreads int) string {
-	return fmt.Sprintf(`processors:
-%s  raceway:
+  raceway:
     wait_duration: %s
-    max_traces: %d
     max_variables: %d
     max_threads: %d
-service:
+`, floodLimitMiB, floodSpikeMiB, wait, maxVariables, maxThreads) + pipelineOverlay("[memory_limiter, raceway, batch]")
+}
+
+// pipelineOverlay sets the traces pipeline's processors, without the debug
+// exporter (it would only log every batch).
+func pipelineOverlay(processors string) string {
+	return `service:
   pipelines:
     traces:
       receivers: [otlp]
-      processors: [memory_limiter, raceway, batch]
+      processors: ` + processors + `
       exporters: [otlp_grpc/jaeger, raceway]
-`, extra, wait, maxTraces, maxVariables, maxThreads)
+`
 }
 
 // The memory_limiter of the flood: the collector refuses data above
@@ -80,14 +77,13 @@ func TestFlood(t *testing.T) {
 	shape := floodShape{varsPerTrace: 10, runID: uint32(time.Now().UnixNano())}
 	variables := traces * shape.varsPerTrace
 	const (
-		maxTraces    = 2_000
 		maxVariables = 100_000
 		maxThreads   = 10_000
 		batchSize    = 250 // traces per export: about 0.6 MB of OTLP
 	)
 	// The bound on the collector's resident memory, from the limits (the
-	// per-item costs are those TestLoadFigures measures, rounded up by
-	// about 2×; see docs/benchmarks.md, "Load and faults"):
+	// per-item costs are those BenchmarkCollectorMemoryPerVariable measures,
+	// rounded up by about 2×; see docs/benchmarks.md, "Load and faults"):
 	//   - start-up (the binary, gRPC and HTTP servers, exporters): 46 MiB
 	//     measured; allow 100 MiB;
 	//   - tracked variables: max_variables × 1.5 KiB (measured: about
@@ -95,22 +91,20 @@ func TestFlood(t *testing.T) {
 	//     retained access record with names, ids, location and value for
 	//     reports, and the Go heap's garbage headroom);
 	//   - logical threads: max_threads × 1 KiB (clocks of up to 64 entries);
-	//   - held traces: max_traces × 32 KiB (measured: 7.7 KB per held trace
-	//     of this shape, 2 spans and 11 records; the rest is room for the
-	//     batch processor's and exporters' buffers of released spans);
+	//   - spans on their way out: the batch processor's and the exporters'
+	//     buffers: 32 MiB (spans are not held: they pass on at once);
 	//   - in flight: the receiver decodes a few 0.6 MB exports at a time
 	//     (about 10× that in pdata): 64 MiB.
-	// That is 382 MiB, whatever the size of the flood (TestFlood peaks at
-	// about 315 MiB with 1M and with 2M variables). With the default limits
-	// (max_variables 1,000,000, max_traces 10,000) the same flood keeps
-	// every variable and grows past 800 MiB.
-	bound := int64(100<<20) + int64(maxVariables)*3<<9 + int64(maxThreads)<<10 + int64(maxTraces)*32<<10 + 64<<20
+	// That is 352 MiB, whatever the size of the flood. With the default
+	// limits (max_variables 1,000,000) the same flood keeps every variable
+	// and grows past 800 MiB.
+	bound := int64(100<<20) + int64(maxVariables)*3<<9 + int64(maxThreads)<<10 + 32<<20 + 64<<20
 
 	bin := collectorBinary(t)
-	cs := startCountSink(t, "", func(svc string) bool { return svc == "bank" })
-	env := envFor(t, cs.addr)
+	cs := startSink(t, "", func(svc string) bool { return svc == "bank" })
+	env := baseEnv(t, cs.addr)
 	env["RACEWAY_LOG_LEVEL"] = "warn"
-	overlay := writeOverlay(t, floodOverlay("1s", maxTraces, maxVariables, maxThreads))
+	overlay := writeOverlay(t, floodOverlay("1s", maxVariables, maxThreads))
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"), overlay)
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
 	time.Sleep(500 * time.Millisecond)
@@ -178,8 +172,8 @@ func TestFlood(t *testing.T) {
 	}
 
 	evictedVars := m.Sum(metricEvictions, "evicted", "variables")
-	t.Logf("RESULT flood traces=%d spans=%d records=%d variables=%d limits(max_variables=%d max_traces=%d max_threads=%d): sent in %s, all spans at the sink after %s",
-		traces, wantSpans, wantRecords, variables, maxVariables, maxTraces, maxThreads, sent.Round(time.Millisecond), wall.Round(time.Millisecond))
+	t.Logf("RESULT flood traces=%d spans=%d records=%d variables=%d limits(max_variables=%d max_threads=%d): sent in %s, all spans at the sink after %s",
+		traces, wantSpans, wantRecords, variables, maxVariables, maxThreads, sent.Round(time.Millisecond), wall.Round(time.Millisecond))
 	t.Logf("RESULT flood throughput: %.0f spans/s and %.0f records/s (wall), collector CPU %.2f s: %.0f spans per CPU-second, %.1f µs CPU per span",
 		float64(wantSpans)/wall.Seconds(), float64(wantRecords)/wall.Seconds(), cpu1-cpu0,
 		float64(wantSpans)/(cpu1-cpu0), (cpu1-cpu0)*1e6/float64(wantSpans))
@@ -214,139 +208,4 @@ func TestFlood(t *testing.T) {
 	if d := m.Sum(metricDistinct); d != 2 {
 		col.fatalf("distinct races %.0f, want 2 (the pair's write/write and read/write)", d)
 	}
-}
-
-// TestLoadFigures measures the figures of docs/benchmarks.md, "Load and
-// faults": collector memory per tracked variable and per held trace, the
-// flood with the default limits (for comparison with TestFlood's bound),
-// and throughput and CPU per span with and without the raceway processor
-// on the flood's record-heavy traffic. Opt-in (about 2 minutes):
-//
-//	cd collector/e2e && RACEWAY_E2E_BENCH=1 go test -run TestLoadFigures -v .
-func TestLoadFigures(t *testing.T) {
-	if os.Getenv("RACEWAY_E2E_BENCH") == "" {
-		t.Skip("set RACEWAY_E2E_BENCH=1 to measure the load figures")
-	}
-	bin := collectorBinary(t)
-
-	// Memory per tracked variable: 100 variables per trace (few threads),
-	// 5 steps of 200,000 variables, all below max_variables; RSS after
-	// each step once every record is analysed and every span released.
-	for _, gogc := range []string{"100", "10"} {
-		shape := floodShape{varsPerTrace: 100, runID: uint32(time.Now().UnixNano())}
-		r := newFloodRig(t, bin, gogc, floodOverlay("1s", 1000, 2_000_000, 65536))
-		var rss []int64
-		const step = 2000 // traces per step: 200,000 variables
-		rss = append(rss, r.settle(0, 0).RSS)
-		for i := 1; i <= 5; i++ {
-			if err := shape.send(r.client, step, 50, 2, 0, nil); err != nil {
-				r.col.fatalf("%v", err)
-			}
-			shape.runID++ // next step: new variables and threads
-			rss = append(rss, r.settle(i*step*shape.recordsPerTrace(), 0).RSS)
-		}
-		perVar := float64(rss[5]-rss[0]) / float64(5*step*shape.varsPerTrace)
-		t.Logf("RESULT memory per tracked variable (GOGC=%s): RSS %s -> %s over 1,000,000 variables: %.0f B per variable (steps: %s)",
-			gogc, mib(rss[0]), mib(rss[5]), perVar, func() string {
-				var s []string
-				for _, b := range rss {
-					s = append(s, mib(b))
-				}
-				return fmt.Sprint(s)
-			}())
-		r.col.stop()
-	}
-
-	// Memory per held trace: the flood's traces (2 spans, 11 records), held
-	// (wait_duration 10m) or released at once (1s), GOGC=10.
-	const heldTraces = 20_000
-	var delta [2]int64
-	for k, wait := range []string{"10m", "1s"} {
-		shape := floodShape{varsPerTrace: 10, runID: uint32(time.Now().UnixNano())}
-		r := newFloodRig(t, bin, "10", floodOverlay(wait, 100_000, 2_000_000, 65536))
-		before := r.settle(0, 0).RSS
-		if err := shape.send(r.client, heldTraces, 250, 2, 0, nil); err != nil {
-			r.col.fatalf("%v", err)
-		}
-		held := 0
-		if k == 0 {
-			held = heldTraces * shape.spansPerTrace()
-		}
-		after := r.settle(heldTraces*shape.recordsPerTrace(), held).RSS
-		delta[k] = after - before
-		r.col.stop()
-	}
-	t.Logf("RESULT memory per held trace (2 spans, 11 records; GOGC=10): RSS growth held %s, released %s: %.0f B per held trace",
-		mib(delta[0]), mib(delta[1]), float64(delta[0]-delta[1])/heldTraces)
-
-	// The flood of TestFlood with the default limits, and throughput with
-	// and without the processor.
-	for _, c := range []struct{ name, overlay string }{
-		{"default raceway limits, demo memory_limiter", racewayOverlay("", "1s", 10_000, 1_000_000, 65536)},
-		{"without raceway", `service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [memory_limiter, batch]
-      exporters: [otlp_grpc/jaeger, raceway]
-`},
-	} {
-		shape := floodShape{varsPerTrace: 10, runID: uint32(time.Now().UnixNano())}
-		r := newFloodRig(t, bin, "", c.overlay)
-		r.settle(0, 0)
-		cpu0, _ := stack.ProcCPU(r.col.pid())
-		start := time.Now()
-		const traces = 100_000
-		if err := shape.send(r.client, traces, 250, 2, 0, nil); err != nil {
-			r.col.fatalf("%v", err)
-		}
-		spans := traces * shape.spansPerTrace()
-		waitFor(r.col, 3*time.Minute, "flood spans missing", func() (bool, string) {
-			return r.sink.count("flood") >= spans, fmt.Sprint(r.sink.count("flood"))
-		})
-		wall := time.Since(start)
-		cpu1, _ := stack.ProcCPU(r.col.pid())
-		mem, _ := stack.ReadProcMemory(r.col.pid())
-		m := scrape(t, r.env)
-		t.Logf("RESULT flood 100,000 traces / 1,000,000 variables, %s: %.0f spans/s wall, %.0f spans per CPU-second, %.1f µs CPU per span, peak RSS %s, refused %.0f, evictions %s",
-			c.name, float64(spans)/wall.Seconds(), float64(spans)/(cpu1-cpu0), (cpu1-cpu0)*1e6/float64(spans), mib(mem.Peak), m.Sum(metricRefused), evictionSummary(m))
-		r.col.stop()
-	}
-}
-
-// floodRig is a collector with a counting sink, for the figures.
-type floodRig struct {
-	t      *testing.T
-	col    *collector
-	sink   *countSink
-	env    map[string]string
-	client ptraceotlp.GRPCClient
-}
-
-// newFloodRig starts otelcol-raceway with overlay and GOGC (if not empty).
-func newFloodRig(t *testing.T, bin, gogc, overlay string) *floodRig {
-	cs := startCountSink(t, "", func(string) bool { return false })
-	env := envFor(t, cs.addr)
-	env["RACEWAY_LOG_LEVEL"] = "warn"
-	if gogc != "" {
-		env["GOGC"] = gogc
-	}
-	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"), writeOverlay(t, overlay))
-	return &floodRig{t: t, col: col, sink: cs, env: env, client: dial(t, env["RACEWAY_OTLP_GRPC"])}
-}
-
-// settle waits until the processor has analysed records events and holds
-// held spans, then 3 seconds more, and returns the collector's memory.
-func (r *floodRig) settle(records, held int) stack.ProcMemory {
-	waitFor(r.col, 2*time.Minute, "the collector did not settle", func() (bool, string) {
-		m := scrape(r.t, r.env)
-		return int(m.Sum(metricAnalysed)) >= records && int(m.Sum(metricSpansHeld)) == held,
-			fmt.Sprintf("analysed %.0f of %d, spans held %.0f (want %d)", m.Sum(metricAnalysed), records, m.Sum(metricSpansHeld), held)
-	})
-	time.Sleep(3 * time.Second)
-	mem, err := stack.ReadProcMemory(r.col.pid())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return mem
 }

@@ -1,16 +1,15 @@
 package e2e
 
 // Shared helpers of the load and fault harness (flood_test.go,
-// fault_test.go, badinput_test.go): a counting OTLP sink that can start on a
-// reserved port and keeps only what a test looks at, collector config
+// fault_test.go, badinput_test.go, bench_test.go): collector config
 // overlays, scrapes of the collector's own Prometheus metrics, polling with a
-// bound, and a generator of large Raceway workloads.
+// bound, and a generator of large Raceway workloads. The OTLP sink is in
+// sink_test.go.
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,173 +18,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
 
 	"github.com/raceway-otel/raceway/analysis"
 	"github.com/raceway-otel/raceway/internal/stack"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
-
-// countSink is an OTLP/gRPC backend that counts every span it receives by
-// service.name, but keeps (copies) only the resources of the services that
-// keep accepts (nil: all) and every finding trace (service raceway), every
-// log record and the number of metric exports. A flood of a million
-// records then costs the test process only counters.
-type countSink struct {
-	addr string
-	keep func(service string) bool
-
-	mu         sync.Mutex
-	spans      map[string]int
-	kept       []ptrace.Traces
-	logs       []plog.Logs
-	metricReqs int
-}
-
-type countTraces struct {
-	ptraceotlp.UnimplementedGRPCServer
-	s *countSink
-}
-
-func (c *countTraces) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
-	s := c.s
-	var keep ptrace.Traces
-	rss := req.Traces().ResourceSpans()
-	counts := map[string]int{}
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		svc := ""
-		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
-			svc = v.Str()
-		}
-		n := 0
-		for j := 0; j < rs.ScopeSpans().Len(); j++ {
-			n += rs.ScopeSpans().At(j).Spans().Len()
-		}
-		counts[svc] += n
-		if svc == convention.FindingService || s.keep == nil || s.keep(svc) {
-			if keep == (ptrace.Traces{}) {
-				keep = ptrace.NewTraces()
-			}
-			rs.CopyTo(keep.ResourceSpans().AppendEmpty())
-		}
-	}
-	s.mu.Lock()
-	for k, v := range counts {
-		s.spans[k] += v
-	}
-	if keep != (ptrace.Traces{}) {
-		s.kept = append(s.kept, keep)
-	}
-	s.mu.Unlock()
-	return ptraceotlp.NewExportResponse(), nil
-}
-
-type countLogs struct {
-	plogotlp.UnimplementedGRPCServer
-	s *countSink
-}
-
-func (c *countLogs) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	ld := plog.NewLogs()
-	req.Logs().CopyTo(ld)
-	c.s.mu.Lock()
-	c.s.logs = append(c.s.logs, ld)
-	c.s.mu.Unlock()
-	return plogotlp.NewExportResponse(), nil
-}
-
-type countMetrics struct {
-	pmetricotlp.UnimplementedGRPCServer
-	s *countSink
-}
-
-func (c *countMetrics) Export(context.Context, pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	c.s.mu.Lock()
-	c.s.metricReqs++
-	c.s.mu.Unlock()
-	return pmetricotlp.NewExportResponse(), nil
-}
-
-// startCountSink starts a countSink on addr ("" for a free loopback port;
-// a reserved address lets a test start the backend after the collector),
-// stopped at the end of the test.
-func startCountSink(t *testing.T, addr string, keep func(service string) bool) *countSink {
-	t.Helper()
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &countSink{addr: ln.Addr().String(), keep: keep, spans: map[string]int{}}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
-	ptraceotlp.RegisterGRPCServer(srv, &countTraces{s: s})
-	plogotlp.RegisterGRPCServer(srv, &countLogs{s: s})
-	pmetricotlp.RegisterGRPCServer(srv, &countMetrics{s: s})
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		stopped := make(chan struct{})
-		go func() { srv.GracefulStop(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-time.After(5 * time.Second):
-			srv.Stop()
-		}
-	})
-	return s
-}
-
-// count is the number of spans received from service.
-func (s *countSink) count(service string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.spans[service]
-}
-
-// snapshot returns the kept traces and the logs received so far.
-func (s *countSink) snapshot() ([]ptrace.Traces, []plog.Logs) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]ptrace.Traces(nil), s.kept...), append([]plog.Logs(nil), s.logs...)
-}
-
-// findings returns the names of the finding spans received, with their
-// number.
-func (s *countSink) findings() map[string]int {
-	tds, _ := s.snapshot()
-	out := map[string]int{}
-	eachSpan(tds, func(svc string, sp ptrace.Span) {
-		if svc == convention.FindingService {
-			out[sp.Name()]++
-		}
-	})
-	return out
-}
-
-// raceLogs returns the number of race log records received per variable.
-func (s *countSink) raceLogs() map[string]int {
-	_, lds := s.snapshot()
-	out := map[string]int{}
-	eachLogRecord(lds, func(lr plog.LogRecord) {
-		if v, ok := lr.Attributes().Get(convention.RaceVar); ok {
-			out[v.Str()]++
-		}
-	})
-	return out
-}
-
-// envFor is baseEnv (the demo configuration on free loopback ports) with
-// every exporter pointed at the OTLP/gRPC backend addr.
-func envFor(t *testing.T, addr string) map[string]string {
-	return baseEnv(t, &sink{addr: addr})
-}
 
 // writeOverlay writes a collector configuration overlay (merged over the
 // demo configuration with a second --config) to a temporary file.
@@ -221,8 +60,8 @@ const (
 	metricLate         = "otelcol_processor_raceway_late_events"
 	metricRaces        = "otelcol_processor_raceway_races_found"
 	metricDistinct     = "otelcol_processor_raceway_distinct_races"
-	metricSpansHeld    = "otelcol_processor_raceway_spans_held"
-	metricTracesHeld   = "otelcol_processor_raceway_traces_held"
+	metricRaceSpans    = "otelcol_processor_raceway_race_spans"
+	metricPending      = "otelcol_processor_raceway_records_pending"
 	metricRefused      = "otelcol_receiver_refused_spans"
 	metricAccepted     = "otelcol_receiver_accepted_spans"
 )
@@ -230,7 +69,7 @@ const (
 // evictionSummary formats every evictions{evicted=...} counter.
 func evictionSummary(m stack.Metrics) string {
 	var parts []string
-	for _, what := range []string{"traces", "spans", "annotations", "variables", "history", "threads", "clock_entries", "pending", "groups"} {
+	for _, what := range []string{"annotations", "variables", "history", "threads", "clock_entries", "pending", "groups", "snapshots"} {
 		if v := m.Sum(metricEvictions, "evicted", what); v > 0 {
 			parts = append(parts, fmt.Sprintf("%s=%.0f", what, v))
 		}
@@ -330,9 +169,9 @@ func (f floodShape) batch(first, n int) ptrace.Traces {
 		binary.BigEndian.PutUint32(tid[0:4], f.runID)
 		binary.BigEndian.PutUint64(tid[8:16], uint64(i)+1)
 		th := analysis.ThreadID(uint64(f.runID)<<32 | uint64(i) + 1)
-		var server, access pcommon.SpanID
+		var server, store pcommon.SpanID
 		binary.BigEndian.PutUint64(server[:], uint64(i)<<1|1)
-		binary.BigEndian.PutUint64(access[:], uint64(i)<<1|2)
+		binary.BigEndian.PutUint64(store[:], uint64(i)<<1|2)
 		at := now.Add(-time.Second)
 		mk := func(id, parent pcommon.SpanID, name string) ptrace.Span {
 			sp := spans.AppendEmpty()
@@ -346,18 +185,12 @@ func (f floodShape) batch(first, n int) ptrace.Traces {
 		}
 		s := mk(server, pcommon.SpanID{}, "POST /flood")
 		s.SetKind(ptrace.SpanKindServer)
-		record(s, "thread.start", th, 1, at, 10, func(a pcommon.Map) {
-			a.PutStr(convention.Origin, analysis.OriginRequest.String())
-			a.PutStr(convention.ThreadName, "POST /flood")
-		})
-		w := mk(access, server, "store")
+		addRecord(s, at, requestStart(th, 10, "POST /flood"))
+		w := mk(store, server, "store")
 		w.Events().EnsureCapacity(f.varsPerTrace)
 		for k := range f.varsPerTrace {
 			v := fmt.Sprintf("flood.%x.%d.%d", f.runID, i, k)
-			record(w, "write", th, int64(2+k), at.Add(time.Duration(k)*time.Microsecond), 20, func(a pcommon.Map) {
-				a.PutStr(convention.VarName, v)
-				a.PutStr(convention.ValueNew, "1")
-			})
+			addRecord(w, at.Add(time.Duration(k)*time.Microsecond), access(analysis.KindWrite, th, uint64(2+k), 20, v, "", "1"))
 		}
 	}
 	return td

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -38,8 +39,8 @@ func TestScaleOut(t *testing.T) {
 	port := func() string { return strings.TrimPrefix(freeAddr(t), "127.0.0.1:") }
 
 	// The reference: one collector, the demo configuration.
-	refSink := startSink(t)
-	refEnv := baseEnv(t, refSink)
+	refSink := startSink(t, "", nil)
+	refEnv := baseEnv(t, refSink.addr)
 	ref := startCollector(t, bin, refEnv, demoConfig(t, "otelcol-raceway.yaml"))
 	ref.checkLoopbackOnly()
 
@@ -49,7 +50,7 @@ func TestScaleOut(t *testing.T) {
 	var analysisSink [2]*sink
 	var cols []*collector
 	for i := range 2 {
-		analysisSink[i] = startSink(t)
+		analysisSink[i] = startSink(t, "", nil)
 		analysisAddr[i] = freeAddr(t)
 		cols = append(cols, startScaleCollector(t, bin, fmt.Sprintf("analysis%d", i), map[string]string{
 			"RACEWAY_OTLP_GRPC":         analysisAddr[i],
@@ -62,7 +63,7 @@ func TestScaleOut(t *testing.T) {
 	}
 
 	// Tier 1: the routers; the original spans go to the backend sink.
-	backend := startSink(t)
+	backend := startSink(t, "", nil)
 	var routerAddr [2]string
 	for i := range 2 {
 		routerAddr[i] = freeAddr(t)
@@ -122,25 +123,31 @@ func TestScaleOut(t *testing.T) {
 	racy := map[string]bool{variable: true, scaleStock: true, scaleCart: true, "cache.size": true, "hits": true}
 	var (
 		want, got     map[scaleFinding]int
+		wantRace      map[scaleRaceSpan]int
+		gotRace       map[scaleRaceSpan]int
 		perInstance   [2]map[scaleFinding]int
 		other         [2]int
 		logs          [2]map[string]int
 		backendSpans  int
 		problem       string
 		settledSince  time.Time
-		settle        = 3 * time.Second // longer than the analysis hold time (1s) plus batching
+		settle        = 3 * time.Second // longer than the detector's wait (1s) plus batching
 		deadline      = time.Now().Add(90 * time.Second)
 		lastDifferent string
 	)
 	for {
 		refTraces, _, _ := refSink.snapshot()
 		want, _ = scaleFindings(refTraces)
-		got = map[scaleFinding]int{}
+		wantRace = scaleRaceSpans(refTraces)
+		got, gotRace = map[scaleFinding]int{}, map[scaleRaceSpan]int{}
 		for i := range 2 {
 			tr, lg, _ := analysisSink[i].snapshot()
 			perInstance[i], other[i] = scaleFindings(tr)
 			for k, n := range perInstance[i] {
 				got[k] += n
+			}
+			for k, n := range scaleRaceSpans(tr) {
+				gotRace[k] += n
 			}
 			logs[i] = scaleLogKeys(lg)
 		}
@@ -152,6 +159,8 @@ func TestScaleOut(t *testing.T) {
 		switch {
 		case !scaleSameKeys(want, got):
 			problem = "the analysis tier's findings differ from the reference's:\n" + scaleDiff(want, got)
+		case !maps.Equal(wantRace, gotRace):
+			problem = fmt.Sprintf("the analysis tier has %d raceway.race spans, the reference %d", len(gotRace), len(wantRace))
 		case !scaleHasVars(want, racy):
 			problem = fmt.Sprintf("the reference has not yet found races on all of %v: %v", scaleSorted(racy), want)
 		case backendSpans < sent:
@@ -199,6 +208,14 @@ func TestScaleOut(t *testing.T) {
 			t.Errorf("finding %v reported %d times by the reference", k, n)
 		}
 	}
+	// The same raceway.race spans in the request traces: the analysis
+	// instances show the races inside the request traces too, although
+	// the request spans reached the backend through the routers.
+	for k, n := range wantRace {
+		if gotRace[k] != n {
+			t.Errorf("raceway.race spans %+v: %d from the reference, %d from the analysis tier", k, n, gotRace[k])
+		}
+	}
 	for i := range 2 {
 		if len(perInstance[i]) == 0 {
 			t.Errorf("analysis instance %d found no race: both shards must be used", i)
@@ -223,7 +240,7 @@ func TestScaleOut(t *testing.T) {
 	if backendSpans != sent {
 		t.Errorf("the backend received %d spans, want the %d sent, each once", backendSpans, sent)
 	}
-	t.Logf("reference and analysis tier agree on %d distinct races; backend got %d spans", len(want), backendSpans)
+	t.Logf("reference and analysis tier agree on %d distinct races and on the raceway.race spans of %d (request span, distinct race) pairs; backend got %d spans", len(want), len(wantRace), backendSpans)
 }
 
 // startScaleCollector runs bin with one config file and waits until it
@@ -327,57 +344,28 @@ func scaleSpan(service, instance string, trace pcommon.TraceID, span, parent pco
 	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end.Add(time.Millisecond)))
 	sp.Attributes().PutStr("http.route", name)
 	for _, r := range recs {
-		ev := sp.Events().AppendEmpty()
-		ev.SetName(convention.EventPrefix + r.kind)
-		ev.SetTimestamp(pcommon.NewTimestampFromTime(t0.Add(r.at)))
-		a := ev.Attributes()
-		a.PutStr(convention.ThreadID, r.th.String())
-		a.PutInt(convention.Seq, r.seq)
-		a.PutStr(convention.ProcessID, instance)
-		if len(r.after) > 0 {
-			s := a.PutEmptySlice(convention.After)
-			for _, e := range r.after {
-				s.AppendEmpty().SetStr(e.String())
-			}
-		}
-		if !r.sync.IsZero() {
-			a.PutStr(convention.Sync, r.sync.String())
-		}
-		if r.v != "" {
-			a.PutStr(convention.VarName, r.v)
-			if r.shared {
-				a.PutStr(convention.VarScope, convention.ScopeShared)
-			}
-		}
-		if r.old != "" {
-			a.PutStr(convention.ValueOld, r.old)
-		}
-		if r.val != "" {
-			a.PutStr(convention.ValueNew, r.val)
-		}
-		if r.lock != "" {
-			a.PutStr(convention.LockID, r.lock)
-		}
-		if len(r.locks) > 0 {
-			s := a.PutEmptySlice(convention.LocksHeld)
-			for _, l := range r.locks {
-				s.AppendEmpty().SetStr(l)
-			}
-		}
-		if r.name != "" {
-			a.PutStr(convention.ThreadName, r.name)
-		}
-		if r.origin != "" {
-			a.PutStr(convention.Origin, r.origin)
-		}
-		if r.line != 0 {
-			a.PutStr(convention.CodeFilePath, "/src/"+service+"/main.go")
-			a.PutInt(convention.CodeLineNumber, r.line)
-			a.PutStr(convention.CodeFunctionName, "main.handle")
-		}
-		a.PutInt(convention.GoroutineID, 50+r.seq)
+		addRecord(sp, t0.Add(r.at), r.event(service, instance))
 	}
 	return td
+}
+
+// event is r as the analysis.Event the process instance of service
+// records.
+func (r scaleRec) event(service, instance string) analysis.Event {
+	kind, ok := analysis.ParseKind(r.kind)
+	if !ok {
+		panic("unknown record kind " + r.kind)
+	}
+	e := analysis.Event{
+		Kind: kind, Epoch: analysis.Epoch{Thread: r.th, Seq: uint64(r.seq)}, After: r.after, Sync: r.sync,
+		Var: r.v, Shared: r.shared, Old: r.old, New: r.val, HasValues: r.old != "" || r.val != "",
+		Lock: r.lock, LocksHeld: r.locks, Process: instance, ThreadName: r.name,
+	}
+	e.Origin, _ = analysis.ParseOrigin(r.origin)
+	if r.line != 0 {
+		e.Where = analysis.Location{File: "/src/" + service + "/main.go", Line: int(r.line), Function: "main.handle"}
+	}
+	return e
 }
 
 // scaleRMW is a request thread that reads v and writes it back.
@@ -518,12 +506,15 @@ func (k scaleFinding) String() string {
 	return fmt.Sprintf("%s %s %s %s%s", k.v, k.kind, k.locA, k.locB, lost)
 }
 
-// scaleFindings counts the finding spans of tds by scaleFinding, and the other
-// spans.
+// scaleFindings counts the finding spans of tds by scaleFinding, and the
+// spans that are neither findings nor raceway.race spans.
 func scaleFindings(tds []ptrace.Traces) (map[scaleFinding]int, int) {
 	keys := map[scaleFinding]int{}
 	other := 0
 	eachSpan(tds, func(svc string, sp ptrace.Span) {
+		if sp.Name() == convention.RaceEvent {
+			return
+		}
 		if svc != convention.FindingService {
 			other++
 			return
@@ -546,6 +537,32 @@ func scaleFindings(tds []ptrace.Traces) (map[scaleFinding]int, int) {
 		keys[scaleFinding{v: get(convention.RaceVar), kind: get(convention.RaceKind), locA: x, locB: y, lost: lost.Bool()}]++
 	})
 	return keys, other
+}
+
+// scaleRaceSpan is a raceway.race span: the request span it is a child of,
+// its trace and service, and the distinct race. (Not the role: which of two
+// accesses was analysed first depends on the order they arrived in.)
+type scaleRaceSpan struct {
+	traceID       pcommon.TraceID
+	parent        pcommon.SpanID
+	service, race string
+}
+
+// scaleRaceSpans counts the raceway.race spans of tds.
+func scaleRaceSpans(tds []ptrace.Traces) map[scaleRaceSpan]int {
+	m := map[scaleRaceSpan]int{}
+	eachSpan(tds, func(svc string, sp ptrace.Span) {
+		if sp.Name() != convention.RaceEvent {
+			return
+		}
+		a := sp.Attributes()
+		get := func(k string) string {
+			v, _ := a.Get(k)
+			return v.AsString()
+		}
+		m[scaleRaceSpan{parent: sp.ParentSpanID(), traceID: sp.TraceID(), service: svc, race: get(convention.RaceGroup)}]++
+	})
+	return m
 }
 
 // scaleLogKeys counts the race log records by "var kind".
