@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
