@@ -85,22 +85,19 @@ func test() error {
 
 // benches are the commands whose figures docs/benchmarks.md publishes.
 var benches = []struct {
-	dir, env string
-	args     []string
+	dir  string
+	args []string
 }{
-	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|Floor|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
-	{".", "", []string{"go", "test", "-run", "^$", "-bench", "EventCost", "-benchmem", "-count=3", "./analysis/"}},
-	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
-	{"processor/racewayprocessor", "", []string{"go", "test", "-run", "XXX", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
-	{"collector/e2e", "RACEWAY_E2E_BENCH=1", []string{"go", "test", "-count=1", "-run", "CPUPerSpan", "-v", "."}},
+	{".", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|Floor|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
+	{".", []string{"go", "test", "-run", "^$", "-bench", "EventCost", "-benchmem", "-count=3", "./analysis/"}},
+	{".", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
+	{"processor/racewayprocessor", []string{"go", "test", "-run", "^$", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
+	{"collector/e2e", []string{"go", "test", "-run", "^$", "-bench", "CollectorCPUPerSpan", "-benchtime", "300x", "-count", "3", "."}},
+	{"collector/e2e", []string{"go", "test", "-run", "^$", "-bench", "CollectorMemoryPerVariable", "-benchtime", "5x", "."}},
 }
 
 func bench() error {
 	for _, b := range benches {
-		if b.env != "" {
-			k, v, _ := strings.Cut(b.env, "=")
-			os.Setenv(k, v)
-		}
 		if err := run(b.dir, b.args...); err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ import (
 
 // writeOverlay writes a collector configuration overlay (merged over the
 // demo configuration with a second --config) to a temporary file.
-func writeOverlay(t *testing.T, yaml string) string {
+func writeOverlay(t testing.TB, yaml string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "overlay.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
@@ -39,7 +39,7 @@ func writeOverlay(t *testing.T, yaml string) string {
 
 // scrape reads the collector's own metrics (the Prometheus endpoint on
 // RACEWAY_METRICS_PORT of env).
-func scrape(t *testing.T, env map[string]string) stack.Metrics {
+func scrape(t testing.TB, env map[string]string) stack.Metrics {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
