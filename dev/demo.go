@@ -116,8 +116,10 @@ func demo(args []string) error {
 	step(fmt.Sprintf("%d distinct races found in the racy bank", len(racy)))
 	for i, f := range racy {
 		fmt.Printf("\nRace %d of %d: %s\n", i+1, len(racy), f.Name)
-		fmt.Printf("  Jaeger trace %s\n  %s/api/traces/%s\n", f.TraceID, query, f.TraceID)
-		fmt.Printf("  request traces: %s and %s\n", f.Previous.TraceID, f.Current.TraceID)
+		fmt.Printf("  finding trace %s\n  %s/api/traces/%s\n", f.TraceID, query, f.TraceID)
+		if err := printRaceSpans(ctx, s, f); err != nil {
+			return fmt.Errorf("racy bank: %w", err)
+		}
 		for line := range strings.SplitSeq(strings.TrimRight(f.Report, "\n"), "\n") {
 			fmt.Println("  " + line)
 		}
@@ -150,6 +152,26 @@ func demo(args []string) error {
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
+
+// printRaceSpans prints, for both accesses of f, the raceway.race span that
+// shows the race inside the access's request trace, as Jaeger's API returns
+// it: a child of the racing span.
+func printRaceSpans(ctx context.Context, s *stack.Stack, f stack.Finding) error {
+	for _, side := range []stack.Side{f.Previous, f.Current} {
+		rs, err := stack.WaitRaceSpans(ctx, s.Jaeger, side.TraceID, []string{side.SpanID}, 30*time.Second)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.Parent == side.SpanID && r.Kind == f.Kind {
+				fmt.Printf("  request trace %s: span \"raceway.race\" %s, child of %q %s\n  %s/api/traces/%s\n",
+					r.TraceID, r.SpanID, r.ParentName, r.Parent, s.Jaeger.QueryURL(), r.TraceID)
+				break
+			}
+		}
+	}
+	return nil
+}
 
 func balanceOf(ctx context.Context, base, account string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/balance?account="+account, nil)

@@ -14,7 +14,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/raceway-otel/raceway/internal/jaegertest"
 	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/internal/stack"
 )
@@ -148,13 +147,29 @@ func TestBank(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, lost.Report)
 		}
 	}
-	// The request spans that took part carry a raceway.race event.
-	tr, err := s.Jaeger.Trace(ctx, lost.Current.TraceID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !hasEvent(tr, lost.Current.SpanID, "raceway.race") {
-		t.Errorf("span %s of trace %s has no raceway.race event", lost.Current.SpanID, lost.Current.TraceID)
+	// Each request trace that took part has a raceway.race span for the
+	// race, a child of its racing span, linked to the finding
+	// (GET /api/traces/{id}).
+	for _, side := range []stack.Side{lost.Previous, lost.Current} {
+		rs, err := stack.WaitRaceSpans(ctx, s.Jaeger, side.TraceID, []string{side.SpanID}, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range rs {
+			if r.Parent != side.SpanID || r.Var != lost.Var || r.Kind != lost.Kind {
+				continue
+			}
+			found = true
+			t.Logf("request trace %s: raceway.race span %s, child of %q (%s), %s %s, linked to finding trace %s",
+				r.TraceID, r.SpanID, r.ParentName, r.Parent, r.Var, r.Kind, r.Finding.TraceID)
+			if r.Service != "bank" || r.ParentName == "" || r.Finding.TraceID != lost.TraceID {
+				t.Errorf("raceway.race span %+v: want service bank, a parent in the trace and a link to finding trace %s", r, lost.TraceID)
+			}
+		}
+		if !found {
+			t.Errorf("request trace %s has no raceway.race span for the %s race on %s under span %s: %+v", side.TraceID, lost.Kind, lost.Var, side.SpanID, rs)
+		}
 	}
 
 	// Fixed: no finding.
@@ -254,20 +269,6 @@ func TestDistributed(t *testing.T) {
 			t.Errorf("Jaeger's /api/dependencies lacks %s: %v", want, deps)
 		}
 	}
-}
-
-func hasEvent(tr jaegertest.Trace, spanID, name string) bool {
-	for _, sp := range tr.Spans {
-		if sp.SpanID != spanID {
-			continue
-		}
-		for _, l := range sp.Logs {
-			if v, ok := jaegertest.Tag(l.Fields, "event"); ok && v == name {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // testWriter sends build progress to the test log.
