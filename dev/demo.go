@@ -163,7 +163,7 @@ func printRaceSpans(ctx context.Context, s *stack.Stack, f stack.Finding) error 
 			return err
 		}
 		for _, r := range rs {
-			if r.Parent == side.SpanID && r.Kind == f.Kind {
+			if r.Parent == side.SpanID && r.Var == f.Var && r.Kind == f.Kind {
 				fmt.Printf("  request trace %s: span \"raceway.race\" %s, child of %q %s\n  %s/api/traces/%s\n",
 					r.TraceID, r.SpanID, r.ParentName, r.Parent, s.Jaeger.QueryURL(), r.TraceID)
 				break

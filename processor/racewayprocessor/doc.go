@@ -1,7 +1,8 @@
 // Package racewayprocessor finds data races in Raceway span events: it
-// decodes them into analysis events, runs the race detector, annotates the
-// spans that took part with a raceway.race span event and emits one finding
-// trace (service "raceway") per distinct race. In shard mode it is instead
+// passes every span on at once, decodes the events into analysis events for
+// the race detector, and shows every race it finds, whenever it finds it,
+// as a raceway.race child span of each racing span and, once per distinct
+// race, as a finding trace (service "raceway"). In shard mode it is instead
 // the stateless router stage of a scaled-out deployment (docs/scaling.md):
 // it keeps one analysis shard's view of the records.
 //

@@ -10,8 +10,10 @@ package convention
 // the record's wall time.
 const (
 	EventPrefix = "raceway."
-	// RaceEvent is the span event the processor adds to a span that took
-	// part in a race; it is not a record and processors ignore it.
+	// RaceEvent names the span the processor emits as a child of a span
+	// that took part in a race (earlier versions added a span event of this
+	// name to that span); a span event of this name is not a record and
+	// processors ignore it.
 	RaceEvent = "raceway.race"
 )
 
