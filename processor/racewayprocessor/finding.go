@@ -33,10 +33,11 @@ type spanRef struct {
 	span  pcommon.SpanID
 }
 
-// appendFinding adds the finding trace of t's race, whose ids are f, to td:
-// resource service.name "raceway", one span "race <var> <kind>" linked to
-// both access spans and carrying the whole finding in its attributes.
-func appendFinding(td ptrace.Traces, t *raceText, f spanRef) {
+// appendFinding adds the finding trace of t's race to td: resource
+// service.name "raceway", one span "race <var> <kind>" linked to both access
+// spans and carrying the whole finding, report included, in its attributes.
+func appendFinding(td ptrace.Traces, t *raceText) {
+	f := t.finding()
 	r := t.r
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr(attrServiceName, convention.FindingService)
@@ -64,7 +65,7 @@ func appendFinding(td ptrace.Traces, t *raceText, f spanRef) {
 		l.SetSpanID(pcommon.SpanID(side.a.SpanID))
 		l.Attributes().PutStr(attrRaceRole, side.role)
 	}
-	t.put(span.Attributes(), "")
+	t.put(span.Attributes(), "", true)
 }
 
 func statusMessage(r *analysis.Race) string {
@@ -129,14 +130,23 @@ var (
 	currentKeys  = newAccessKeys(convention.RaceCurrent)
 )
 
-// raceText is a race with the text of the attribute values computed from
-// it, computed on first use and shared by the race's raceway.race spans and
-// finding.
+// raceText is a race with what its raceway.race spans and finding share,
+// computed on first use: the text of the attribute values and the finding's
+// ids.
 type raceText struct {
 	r         *analysis.Race
 	done      bool
 	prev, cur accessText
-	report    string
+	f         spanRef
+	fDone     bool
+}
+
+// finding returns the ids of the finding trace of t's distinct race.
+func (t *raceText) finding() spanRef {
+	if !t.fDone {
+		t.f, t.fDone = findingIDs(t.r), true
+	}
+	return t.f
 }
 
 // accessText is the text of an access's computed attribute values.
@@ -152,14 +162,13 @@ func newAccessText(a *analysis.Access) accessText {
 }
 
 // put sets m, which must be empty, to the finding's attributes
-// (convention.Race* keys, with the Go-race-detector style report), after
-// attrRaceRole = role unless role is empty. Every key is written once, so
-// the map is built without pcommon.Map's check for an existing key on every
-// Put.
-func (t *raceText) put(m pcommon.Map, role string) {
+// (convention.Race* keys), after attrRaceRole = role unless role is empty;
+// withReport adds the Go-race-detector style report text. Every key is
+// written once, so the map is built without pcommon.Map's check for an
+// existing key on every Put.
+func (t *raceText) put(m pcommon.Map, role string, withReport bool) {
 	if !t.done {
 		t.prev, t.cur, t.done = newAccessText(&t.r.Previous), newAccessText(&t.r.Current), true
-		t.report = t.r.Report()
 	}
 	r := t.r
 	var b xpdata.MapBuilder
@@ -189,7 +198,9 @@ func (t *raceText) put(m pcommon.Map, role string) {
 	}
 	putAccess(&b, previousKeys, &r.Previous, &t.prev)
 	putAccess(&b, currentKeys, &r.Current, &t.cur)
-	b.AppendEmpty(convention.RaceReport).SetStr(t.report)
+	if withReport {
+		b.AppendEmpty(convention.RaceReport).SetStr(r.Report())
+	}
 	b.UnsafeIntoMap(m)
 }
 

@@ -338,18 +338,17 @@ func (p *racewayProcessor) handleRace(r *analysis.Race) {
 		p.outbox = ptrace.NewTraces()
 	}
 	t := raceText{r: r}
-	f := findingIDs(r)
 	for _, side := range []struct {
 		a    *analysis.Access
 		role string
 	}{{&r.Previous, rolePrevious}, {&r.Current, roleCurrent}} {
 		if p.annotated.add(annotation{trace: side.a.TraceID, span: side.a.SpanID, group: r.Group, role: side.role}) {
-			appendRaceSpan(p.outbox, &t, side.a, side.role, f)
+			appendRaceSpan(p.outbox, &t, side.a, side.role)
 			p.raceSpans++
 		}
 	}
 	if r.Count == 1 {
-		appendFinding(p.outbox, &t, f)
+		appendFinding(p.outbox, &t)
 	}
 }
 

@@ -261,8 +261,13 @@ func TestRaceSpan(t *testing.T) {
 		require.Equal(t, 1, span.Links().Len())
 		assert.Equal(t, ww.TraceID(), span.Links().At(0).TraceID(), "linked to the finding trace")
 		assert.Equal(t, ww.SpanID(), span.Links().At(0).SpanID())
-		assert.Equal(t, ww.Attributes().Len()+1, a.Len(), "the finding's attributes and the role")
+		assert.Equal(t, ww.Attributes().Len(), a.Len(), "the finding's attributes, with the role instead of the report")
+		_, ok := a.Get(convention.RaceReport)
+		assert.False(t, ok, "the report is on the finding")
 		ww.Attributes().Range(func(k string, v pcommon.Value) bool {
+			if k == convention.RaceReport {
+				return true
+			}
 			got, ok := a.Get(k)
 			assert.True(t, ok && got.Equal(v), "attribute %s", k)
 			return true

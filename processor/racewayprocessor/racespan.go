@@ -14,10 +14,12 @@ import (
 // appendRaceSpan adds to td the raceway.race span that shows t's race inside
 // the request trace of access a (role rolePrevious or roleCurrent): a child
 // of a's span in a's trace, under a's service and process, starting and
-// ending at a's time, with status Error, the finding's attributes and a link
-// to the finding trace f. It is a span of its own, so it can be emitted
-// whenever the race is found, after a's span has passed on.
-func appendRaceSpan(td ptrace.Traces, t *raceText, a *analysis.Access, role string, f spanRef) {
+// ending at a's time, with status Error, the finding's attributes (without
+// the report text: the finding has it) and a link to the finding trace. It
+// is a span of its own, so it can be emitted whenever the race is found,
+// after a's span has passed on.
+func appendRaceSpan(td ptrace.Traces, t *raceText, a *analysis.Access, role string) {
+	f := t.finding()
 	rs := td.ResourceSpans().AppendEmpty()
 	res := rs.Resource().Attributes()
 	res.PutStr(attrServiceName, a.Service)
@@ -40,7 +42,7 @@ func appendRaceSpan(td ptrace.Traces, t *raceText, a *analysis.Access, role stri
 	l := span.Links().AppendEmpty()
 	l.SetTraceID(f.trace)
 	l.SetSpanID(f.span)
-	t.put(span.Attributes(), role)
+	t.put(span.Attributes(), role, false)
 }
 
 // raceSpanID derives the id of the raceway.race span of access a, in role,
