@@ -60,9 +60,11 @@ func demo(args []string) error {
 	}
 	bankAddr := "127.0.0.1:8081"
 	if *freePorts {
-		if bankAddr, err = stack.FreeAddr(); err != nil {
+		addrs, err := proc.FreeAddrs(1)
+		if err != nil {
 			return err
 		}
+		bankAddr = addrs[0]
 	} else if err := stack.CheckFree(bankAddr); err != nil {
 		return err
 	}

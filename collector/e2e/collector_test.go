@@ -57,11 +57,11 @@ func buildCollector(root string) (string, error) {
 // freeAddr returns a free loopback address (127.0.0.1:port).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	a, err := stack.FreeAddr()
+	a, err := proc.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return a[0]
 }
 
 type collector struct {

@@ -79,11 +79,11 @@ func runToEnd(t *testing.T, s *stack.Stack, root, bin string, args ...string) {
 }
 
 func freeAddr(t *testing.T) string {
-	a, err := stack.FreeAddr()
+	a, err := proc.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return a[0]
 }
 
 func build(t *testing.T, root, name string) string {

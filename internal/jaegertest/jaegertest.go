@@ -178,26 +178,24 @@ func (p Ports) env() []string {
 	}
 }
 
-// fillFreePorts sets every zero field of p to a currently free loopback port.
-// All listeners are held open until every port is chosen so the ports are
-// distinct.
+// fillFreePorts sets every zero field of p to a currently free loopback
+// port, all distinct.
 func fillFreePorts(p *Ports) error {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
+	var zero []*int
 	for _, f := range p.fields() {
-		if *f != 0 {
-			continue
+		if *f == 0 {
+			zero = append(zero, f)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("jaegertest: picking a free port: %w", err)
+	}
+	addrs, err := proc.FreeAddrs(len(zero))
+	if err != nil {
+		return fmt.Errorf("jaegertest: %w", err)
+	}
+	for i, f := range zero {
+		_, port, _ := net.SplitHostPort(addrs[i])
+		if *f, err = strconv.Atoi(port); err != nil {
+			return fmt.Errorf("jaegertest: %w", err)
 		}
-		lns = append(lns, ln)
-		*f = ln.Addr().(*net.TCPAddr).Port
 	}
 	return nil
 }

@@ -18,13 +18,3 @@ func CheckFree(addr string) error {
 	}
 	return ln.Close()
 }
-
-// FreeAddr returns a free loopback address.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}

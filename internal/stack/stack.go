@@ -67,11 +67,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	var jp jaegertest.Ports
 	grpcAddr, httpAddr, metricsAddr := "", "", ""
 	if o.FreePorts {
-		for _, a := range []*string{&grpcAddr, &httpAddr, &metricsAddr} {
-			if *a, err = FreeAddr(); err != nil {
-				return nil, err
-			}
+		addrs, err := proc.FreeAddrs(3)
+		if err != nil {
+			return nil, err
 		}
+		grpcAddr, httpAddr, metricsAddr = addrs[0], addrs[1], addrs[2]
 	} else {
 		p := DemoPorts
 		jp = jaegertest.Ports{OTLPGRPC: p.JaegerOTLPGRPC, OTLPHTTP: p.JaegerOTLPHTTP, QueryHTTP: p.JaegerQuery, QueryGRPC: p.JaegerQueryGRPC, Health: p.JaegerHealth}
