@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -177,19 +176,6 @@ func (s *sink) findings() map[string]int {
 	eachSpan(tds, func(svc string, sp ptrace.Span) {
 		if svc == convention.FindingService {
 			out[sp.Name()]++
-		}
-	})
-	return out
-}
-
-// raceSpanParents returns, for every span that has raceway.race spans, how
-// many it has.
-func (s *sink) raceSpanParents() map[pcommon.SpanID]int {
-	tds, _, _ := s.snapshot()
-	out := map[pcommon.SpanID]int{}
-	eachSpan(tds, func(_ string, sp ptrace.Span) {
-		if sp.Name() == convention.RaceEvent {
-			out[sp.ParentSpanID()]++
 		}
 	})
 	return out
