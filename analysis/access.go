@@ -61,7 +61,7 @@ func (d *Detector) late(t *thread, ev *Event) {
 	d.stats.Accesses++
 	k, v, a := d.newAccess(t, ev, unixNano(ev.Time))
 	d.check(k, v, a, t.clk, t)
-	d.stats.EvictedHistory += uint64(v.record(a, d.cfg.MaxHistory))
+	v.record(a, d.cfg.MaxHistory)
 }
 
 // check reports a, of the point whose clock is c, against the accesses v
@@ -147,7 +147,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (varKey, *variabl
 	k := d.varKey(t, ev)
 	v, _ := d.vars.use(k)
 	if d.vars.len() > d.cfg.MaxVariables {
-		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables, nil))
+		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables, nil, nil))
 	}
 	a := &access{
 		thread: t, seq: ev.Epoch.Seq, wall: wall, where: d.intern.location(ev.Where),

@@ -23,6 +23,8 @@ type Detector struct {
 	intern  interner
 	found   []raceRec // races found since the last Drain
 	stats   Stats
+
+	evictedWall int64 // the latest wall time of an evicted thread's last event (see forgotten)
 }
 
 // NewDetector returns a Detector bounded by cfg.
@@ -186,7 +188,7 @@ func (d *Detector) run(p *pending, forced bool) {
 // checks accesses, publishes snapshots and strand epochs, and wakes the
 // events waiting for it.
 func (d *Detector) analyse(ev *Event, forced bool) {
-	t := d.useThread(ev.Epoch.Thread)
+	t := d.useThread(ev.Epoch.Thread, ev.Epoch.Seq)
 	defer d.evictThreads()
 	if ev.Epoch.Seq <= t.done {
 		d.late(t, ev)
@@ -223,12 +225,18 @@ func (d *Detector) analyse(ev *Event, forced bool) {
 	d.sched.advanced(t.id, prev, t.done)
 }
 
-// useThread returns the state of thread id, tracking it if new, and marks
-// it most recently active.
-func (d *Detector) useThread(id ThreadID) *thread {
+// useThread returns the state of thread id, whose seq-th event is being
+// analysed, tracking it if new, and marks it most recently active. A thread
+// tracked anew past its first event (evicted and back, or whose first
+// events never came) starts from a clock the detector no longer knows.
+func (d *Detector) useThread(id ThreadID, seq uint64) *thread {
 	t, added := d.threads.use(id)
 	if added {
 		t.id = id
+		if seq > 1 {
+			t.setClock(d.forgotten(), seq)
+			t.pastDropped = true
+		}
 	}
 	return t
 }
@@ -236,15 +244,15 @@ func (d *Detector) useThread(id ThreadID) *thread {
 // clockOf returns the clock of epoch a, which an edge names, and the entry
 // for a itself (none for a lock strand, which makes no accesses: its entry
 // would order nothing). The clock is exact from a snapshot or from its
-// thread's clocks (see thread.clockAt); when a has not been analysed, only
-// a itself is known.
+// thread's clocks (see thread.clockAt); when a's thread is not tracked (a
+// was never analysed, or its thread was evicted), forgotten stands in.
 func (d *Detector) clockOf(a Epoch, wall int64) (clock, clockEntry) {
 	at := d.threads.get(a.Thread)
 	if at != nil && at.strand {
 		if at.done >= a.Seq {
 			return at.clockAt(a.Seq), clockEntry{}
 		}
-		return clock{}, clockEntry{}
+		return d.forgotten(), clockEntry{}
 	}
 	if s, ok := d.snaps.take(a); ok {
 		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
@@ -252,14 +260,14 @@ func (d *Detector) clockOf(a Epoch, wall int64) (clock, clockEntry) {
 	if at != nil && at.done >= a.Seq {
 		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}
 	}
-	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
+	return d.forgotten(), clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
 }
 
 // release advances the lock strand that release event ev of thread t,
 // whose clock is c, publishes on: the strand's clock joins t's, as a
 // TSan release joins the thread's clock into the lock's.
 func (d *Detector) release(t *thread, ev *Event, c clock, wall int64) {
-	s := d.useThread(ev.Sync.Thread)
+	s := d.useThread(ev.Sync.Thread, ev.Sync.Seq)
 	s.strand = true
 	if ev.Sync.Seq <= s.done {
 		d.stats.Late++
@@ -297,13 +305,26 @@ func (d *Detector) describe(t *thread, ev *Event) {
 }
 
 // evictThreads evicts the least recently active threads beyond
-// Config.MaxThreads, sparing those that pending events wait for.
+// Config.MaxThreads, sparing those that pending events wait for, and keeps
+// the latest wall time of an evicted thread's last event (see forgotten).
 func (d *Detector) evictThreads() {
 	if d.threads.len() > d.cfg.MaxThreads {
-		n := d.threads.evict(d.cfg.MaxThreads, func(t *thread) bool { return d.sched.waitsFor(t.id) })
+		n := d.threads.evict(d.cfg.MaxThreads,
+			func(t *thread) bool { return d.sched.waitsFor(t.id) },
+			func(t *thread) { d.evictedWall = max(d.evictedWall, t.wall) })
 		d.stats.EvictedThreads += uint64(n)
 	}
 }
+
+// forgotten returns the clock that stands in for one the detector no
+// longer knows: that of an epoch of a thread it evicted, or of a thread
+// seen again after it was evicted. Such a clock held only events that
+// happened before the evicted thread's last analysed event, so at or
+// before the latest wall time of an evicted thread's last event: taking
+// those as ordered can hide a race, never invent one. (Before any
+// eviction it is the empty clock: an edge to an epoch never seen brings
+// that epoch alone.)
+func (d *Detector) forgotten() clock { return clock{horizon: d.evictedWall} }
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {

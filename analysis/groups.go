@@ -51,7 +51,7 @@ func (gs *groups) add(pattern string, write bool, x, y Location, first time.Time
 			xs, ys = ys, xs
 		}
 		*g = group{first: first, key: pattern + " " + kind.String() + " " + xs + " " + ys}
-		evicted = gs.byID.evict(gs.limit, nil)
+		evicted = gs.byID.evict(gs.limit, nil, nil)
 	}
 	g.count++
 	return g, isNew, evicted

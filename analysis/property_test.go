@@ -475,6 +475,8 @@ func TestPropertyBoundsNeverInventRaces(t *testing.T) {
 		{Wait: time.Hour, MaxVariables: 2},
 		{Wait: time.Hour, MaxClockEntries: 4, MaxHistory: 2, MaxVariables: 3, Window: 50 * time.Millisecond},
 		{Wait: time.Hour, Window: 20 * time.Millisecond},
+		{Wait: time.Hour, MaxThreads: 3},
+		{Wait: time.Hour, MaxThreads: 8, MaxClockEntries: 4, MaxHistory: 2},
 	}
 	failed := 0
 	for seed := range uint64(seeds) {

@@ -57,15 +57,18 @@ func (r *recency[K, V]) remove(k K) {
 }
 
 // evict drops least recently used entries until at most limit remain,
-// sparing those for which keep (if not nil) is true, and returns how many
-// it dropped.
-func (r *recency[K, V]) evict(limit int, keep func(*V) bool) int {
+// sparing those for which keep (if not nil) is true and calling dropped
+// (if not nil) with each one it drops. It returns how many it dropped.
+func (r *recency[K, V]) evict(limit int, keep func(*V) bool, dropped func(*V)) int {
 	n := 0
 	for e := r.tail; e != nil && len(r.byKey) > limit; {
 		prev := e.prev
 		if keep == nil || !keep(&e.val) {
 			r.unlink(e)
 			delete(r.byKey, e.key)
+			if dropped != nil {
+				dropped(&e.val)
+			}
 			n++
 		}
 		e = prev

@@ -11,7 +11,7 @@ type ring[T any] struct {
 
 // push adds x, dropping the oldest item when the ring already holds limit
 // items, and reports whether it dropped one.
-func (r *ring[T]) push(x T, limit int) bool {
+func (r *ring[T]) push(x T, limit int) (dropped bool) {
 	if len(r.items) < limit {
 		r.items = append(r.items, x)
 		return false

@@ -51,7 +51,8 @@ import (
 // (all delivered, then Flush) and, for scenario 8, in shuffled batches with
 // increasing arrival times and Advance between batches.
 
-// scenarioFiles are the fixtures DESIGN §4 requires at the analysis level.
+// scenarioFiles are the fixtures of docs/design.md, "Scenarios", that the
+// analysis level covers.
 var scenarioFiles = []string{
 	"s01_bank_lost_update",
 	"s02_bank_with_lock",

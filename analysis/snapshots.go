@@ -27,7 +27,7 @@ func newSnapshots(limit int) snapshots {
 func (s *snapshots) put(e Epoch, c clock, wall int64) int {
 	v, _ := s.byEpoch.use(e)
 	*v = snapshot{clk: c, wall: wall}
-	return s.byEpoch.evict(s.limit, nil)
+	return s.byEpoch.evict(s.limit, nil, nil)
 }
 
 // take returns and forgets the snapshot of e.

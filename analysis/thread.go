@@ -12,7 +12,7 @@ type thread struct {
 	// that an edge naming an earlier epoch gets that epoch's clock.
 	since       uint64
 	past        ring[pastClock]
-	pastDropped bool // past has dropped its oldest clocks
+	pastDropped bool // clocks before the oldest in past are not known
 
 	proc   *process // the process of its first analysed event
 	strand bool     // a lock strand: it makes no accesses and publishes no snapshots
@@ -58,8 +58,11 @@ func (t *thread) clockAt(seq uint64) clock {
 			return p.clk
 		}
 	}
-	if !t.pastDropped {
+	switch {
+	case !t.pastDropped:
 		return clock{} // before the first change: empty
+	case t.past.len() == 0:
+		return t.clk
 	}
 	return t.past.at(0).clk
 }

@@ -58,8 +58,9 @@ func supersedes(newer, older *access, c clock) bool {
 }
 
 // update makes access a of the point whose clock is c part of v's state,
-// dropping what it supersedes, and returns how many accesses it evicted
-// beyond the bounds: maxLive beside w and r, maxRecent recent ones.
+// dropping what it supersedes and keeping at most maxLive accesses in live
+// and maxRecent in recent. It returns how many accesses it dropped from
+// live because of the bound (a race with one of them may go unreported).
 func (v *variable) update(a *access, c clock, maxLive, maxRecent int) (evicted int) {
 	if v.more == nil {
 		// The epoch-only state: one write and one read at most.
@@ -117,9 +118,7 @@ func (v *variable) update(a *access, c clock, maxLive, maxRecent int) (evicted i
 	// alive.
 	clear(kept[len(kept):max(n, len(m.live))])
 	m.live = kept
-	if m.recent.push(a, maxRecent) {
-		evicted++
-	}
+	m.recent.push(a, maxRecent)
 	return evicted
 }
 
@@ -137,14 +136,11 @@ func (v *variable) moreOf(maxRecent int) *varMore {
 	return v.more
 }
 
-// record adds a late access to v's recent accesses (its place in
+// record adds a late access to v's recent accesses: its place in
 // happens-before order has passed, so it takes no part in the rest of the
-// state) and returns how many it evicted.
-func (v *variable) record(a *access, maxRecent int) int {
-	if v.moreOf(maxRecent).recent.push(a, maxRecent) {
-		return 1
-	}
-	return 0
+// state.
+func (v *variable) record(a *access, maxRecent int) {
+	v.moreOf(maxRecent).recent.push(a, maxRecent)
 }
 
 // retains reports whether v's state holds thread's seq-th event.
