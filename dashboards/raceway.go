@@ -116,6 +116,7 @@ func Raceway() (dashboard.Dashboard, error) {
 		Description("The same findings as a table; the trace id opens the finding trace (service raceway) in the traces data source.").
 		Height(14).Span(10).
 		Datasource(logsDS).
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{})).
 		WithTarget(lokiQuery(raceLog)).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "extractFields", Options: map[string]any{"source": "labels"}}).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "filterFieldsByName", Options: map[string]any{
