@@ -110,7 +110,7 @@ func checkQueries(b *board, s *stored) []string {
 				report(where, s.checkPromQL(t.Expr, t.LegendFormat))
 			case ds.Type == "loki":
 				lokiFields = true
-				report(where, s.checkLogQL(t.Expr))
+				report(where, s.checkLogQL(t.Expr, t.LegendFormat))
 			default:
 				report(where, []string{"uses data source type " + ds.Type + ", which this check does not know"})
 			}
@@ -311,7 +311,38 @@ func (s *stored) checkLabelValues(q string) []string {
 	return nil
 }
 
-// checkLogQL checks a LogQL log query of the form
+// countByQuery is the LogQL metric query the dashboard uses:
+// sum by (fields) (count_over_time(<log query> [range])).
+var countByQuery = regexp.MustCompile(`^sum by \(([^)]*)\) \(count_over_time\((.*) \[[^\]]+\]\)\)$`)
+
+// checkLogQL checks a LogQL query: a log query, or a count of one by
+// fields (countByQuery), whose legend may show those fields.
+func (s *stored) checkLogQL(expr, legend string) []string {
+	m := countByQuery.FindStringSubmatch(expr)
+	if m == nil {
+		if legend != "" {
+			return []string{"has a legend, but a log query has no series"}
+		}
+		return s.checkLogQuery(expr)
+	}
+	problems := s.checkLogQuery(m[2])
+	by := map[string]bool{}
+	for _, f := range strings.Split(m[1], ",") {
+		f = strings.TrimSpace(f)
+		by[f] = true
+		if _, ok := s.logs.fields[f]; !ok {
+			problems = append(problems, fmt.Sprintf("counts by %s, which the race log records do not have (%s; they have %s)", f, s.logs.from, names(s.logs.fields)))
+		}
+	}
+	for _, l := range legendLabels(legend) {
+		if !by[l] {
+			problems = append(problems, fmt.Sprintf("legend shows {{%s}}, which the result does not have (it has %s)", l, names(by)))
+		}
+	}
+	return problems
+}
+
+// checkLogQuery checks a LogQL log query of the form
 //
 //	{stream selector} | field op "value" |= "text" ...
 //
@@ -319,7 +350,7 @@ func (s *stored) checkLabelValues(q string) []string {
 // uses; anything else is reported so that it gets a check). Stream labels
 // must be labels Loki indexes, filtered fields must be stored fields, and
 // literal equalities must compare with emitted values.
-func (s *stored) checkLogQL(expr string) []string {
+func (s *stored) checkLogQuery(expr string) []string {
 	end := selectorEnd(expr)
 	if end < 0 {
 		return []string{"does not start with a {stream selector}"}

@@ -191,6 +191,8 @@ func TestCheckCatchesRenames(t *testing.T) {
 	delete(renamed.series["otelcol_processor_raceway_evictions_total"].labels, "evicted")
 	renamed.series["raceway_race_occurrence_count_total"].labels["raceway_race_severity"] = values{"warning": true}
 	delete(renamed.logs.fields, "trace_id")
+	delete(renamed.logs.fields, "raceway_race_lost_update")
+	delete(renamed.logs.fields, "raceway_race_var")
 	delete(renamed.series, "raceway_records_lost_total")
 
 	problems := strings.Join(checkQueries(b, renamed), "\n")
@@ -201,6 +203,10 @@ func TestCheckCatchesRenames(t *testing.T) {
 		`panel "Evictions" query A`,
 		`groups by evicted`,
 		`panel "Findings": refers to field trace_id`,
+		`panel "Lost update reports" query A`,
+		`filters on raceway_race_lost_update`,
+		`panel "Findings over time, by variable" query A`,
+		`counts by raceway_race_var`,
 		`panel "Records lost or dropped" query A`,
 	} {
 		if !strings.Contains(problems, want) {

@@ -84,14 +84,14 @@ func Raceway() (dashboard.Dashboard, error) {
 			"{{raceway_race_var}} ({{raceway_race_services}})")))
 	b.WithPanel(bargauge.NewPanelBuilder().
 		Title("Hottest variables").
-		Description("The ten variables with the most race occurrences in the time range: where to look first.").
+		Description("The ten variables with the most race occurrences, as the collector counts them (since it started): where to look first. A variable that raced once is here too.").
 		Height(9).Span(8).
 		Datasource(metrics).
 		Orientation(common.VizOrientationHorizontal).
 		DisplayMode(common.BarGaugeDisplayModeGradient).
 		Unit("short").Min(0).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false)).
-		WithTarget(prom(`topk(10, sum by (raceway_race_var) (increase(raceway_race_occurrences_total{`+raceSeries+`}[$__range])))`,
+		WithTarget(prom(`topk(10, sum by (raceway_race_var) (max_over_time(raceway_race_occurrences_total{`+raceSeries+`}[$__range])))`,
 			"{{raceway_race_var}}").Instant().RefId("A")))
 	b.WithPanel(counts("Distinct races reported, by kind and severity",
 		"Finding traces received by the raceway exporter (raceway.races): one per distinct race, and again when its count grows. Severity: warning = read/write, error = write/write, critical = lost update.", 8, 12,
@@ -103,6 +103,16 @@ func Raceway() (dashboard.Dashboard, error) {
 			"{{raceway_race_var}} ({{raceway_race_services}})")))
 
 	b.WithRow(dashboard.NewRowBuilder("Race log"))
+	b.WithPanel(timeseries.NewPanelBuilder().
+		Title("Findings over time, by variable").
+		Description("Race log records per interval: one per finding, however rarely a race happens (the counters above need two samples in an interval to show an increase).").
+		Height(7).Span(24).
+		Datasource(logsDS).
+		DrawStyle(common.GraphDrawStyleBars).FillOpacity(80).
+		Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).
+		Unit("short").Min(0).
+		Legend(common.NewVizLegendOptionsBuilder().ShowLegend(true).DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
+		WithTarget(lokiQuery(`sum by (raceway_race_var) (count_over_time(`+raceLog+` [$__auto]))`).LegendFormat("{{raceway_race_var}}")))
 	b.WithPanel(logs.NewPanelBuilder().
 		Title("Race reports").
 		Description("One Go-race-detector style report per finding (the log record's body). Open a record's details for its fields; trace_id is the finding trace.").
