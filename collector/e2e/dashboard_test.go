@@ -8,17 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
-// TestDashboardCollectorMetricNames runs the demo configuration on the lost
-// update and checks the collector's own metrics, as its Prometheus endpoint
-// really names them, against the Grafana dashboard's queries
-// (dashboards/raceway.json): every raceway processor and exporter metric the
-// run exposes under a name the dashboard queries is found under exactly that
-// name, never without the _total the dashboard expects. (The dashboards
-// module's own tests check every query against the names the code declares;
-// this checks the naming on a real collector.)
+// TestDashboardCollectorMetricNames runs the demo configuration with the
+// Grafana overlay on the lost update and checks the collector's own metrics,
+// as it really names them, against the Grafana dashboard's queries
+// (dashboards/raceway.json): every raceway processor and exporter metric on
+// the Prometheus endpoint that the dashboard queries has exactly the queried
+// name, never one without the _total the dashboard expects; and the same
+// metrics pushed over OTLP (the overlay's periodic reader) are monotonic sums
+// with units in braces, which Prometheus and Mimir store as <name>_total. (The
+// dashboards module's tests check every query against the names the code
+// declares; this checks the naming on a real collector.)
 func TestDashboardCollectorMetricNames(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector")
@@ -35,7 +39,7 @@ func TestDashboardCollectorMetricNames(t *testing.T) {
 	bin := collectorBinary(t)
 	s := startSink(t)
 	env := baseEnv(t, s)
-	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"))
+	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"), demoConfig(t, "grafana.yaml"))
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
 	for i, td := range shuffledBatches(t, lostUpdate(), 3) {
 		if err := exportTraces(client, td); err != nil {
@@ -60,6 +64,35 @@ func TestDashboardCollectorMetricNames(t *testing.T) {
 	}
 	if matched == 0 {
 		t.Errorf("none of the collector's raceway metrics (%s) is queried by the dashboard", strings.Join(ourSeries(m), ", "))
+	}
+
+	t.Logf("%d of the collector's raceway series on its Prometheus endpoint are queried by the dashboard under the same name", matched)
+
+	// Over OTLP: the periodic reader exports once more at shutdown.
+	col.stop()
+	_, _, pushed := s.snapshot()
+	matched = 0
+	eachMetric(pushed, func(pm pmetric.Metric) {
+		name := pm.Name()
+		if !strings.HasPrefix(name, "otelcol_processor_raceway_") && !strings.HasPrefix(name, "otelcol_raceway_exporter_") {
+			return
+		}
+		stored := name
+		if pm.Type() == pmetric.MetricTypeSum && pm.Sum().IsMonotonic() {
+			stored += "_total"
+		}
+		switch {
+		case pm.Unit() != "" && !strings.HasPrefix(pm.Unit(), "{"):
+			t.Errorf("%s has unit %q, which Prometheus appends to its name: the dashboard does not expect that", name, pm.Unit())
+		case queried[stored]:
+			matched++
+		case queried[name] || queried[name+"_total"]:
+			t.Errorf("over OTLP %s is stored as %s, but the dashboard queries another name", name, stored)
+		}
+	})
+	t.Logf("%d raceway metrics pushed over OTLP are queried by the dashboard under their Prometheus names", matched)
+	if matched == 0 {
+		t.Errorf("none of the raceway metrics the collector pushed over OTLP is queried by the dashboard (%d metric requests)", len(pushed))
 	}
 }
 
