@@ -11,6 +11,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/raceway-otel/raceway/dashboards"
 )
@@ -223,5 +224,81 @@ func TestCheckCatchesRenames(t *testing.T) {
 	renamed.series["raceway_race_occurrences_total"].labels["raceway_race_severity"] = values{"warning": true, "error": true}
 	if p := strings.Join(checkQueries(b, renamed), "\n"); !strings.Contains(p, `raceway_race_severity="critical", a value`) {
 		t.Errorf("the check does not report the severity no longer emitted; it reports:\n%s", p)
+	}
+}
+
+// TestProvisioning checks the provisioning examples against the dashboard:
+// a data source for each of its data source variables, and a Loki derived
+// field that links the race log's trace id field to the traces data source.
+func TestProvisioning(t *testing.T) {
+	var ds struct {
+		Datasources []struct {
+			Name, Type, UID string
+			JSONData        struct {
+				DerivedFields []struct {
+					Name          string `yaml:"name"`
+					MatcherType   string `yaml:"matcherType"`
+					MatcherRegex  string `yaml:"matcherRegex"`
+					DatasourceUID string `yaml:"datasourceUid"`
+				} `yaml:"derivedFields"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	readYAML(t, "provisioning/datasources/raceway.yaml", &ds)
+	byUID := map[string]string{}
+	types := map[string]bool{}
+	for _, d := range ds.Datasources {
+		byUID[d.UID] = d.Type
+		types[d.Type] = true
+	}
+	dsVars := map[string]string{}
+	for _, v := range loadBoard(t).Templating.List {
+		if v.Type == "datasource" {
+			typ, _ := v.Query.(string)
+			dsVars[v.Name] = typ
+			if !types[typ] {
+				t.Errorf("no provisioned %s data source for variable $%s", typ, v.Name)
+			}
+		}
+	}
+	links := 0
+	for _, d := range ds.Datasources {
+		for _, f := range d.JSONData.DerivedFields {
+			links++
+			if d.Type != "loki" || f.MatcherType != "label" {
+				t.Errorf("derived field %q: want a label matcher on the Loki data source", f.Name)
+			}
+			if _, ok := emitted(t).logs.fields[f.MatcherRegex]; !ok {
+				t.Errorf("derived field %q matches %s, which the race log records do not have", f.Name, f.MatcherRegex)
+			}
+			if byUID[f.DatasourceUID] != dsVars[dashboards.TracesVar] {
+				t.Errorf("derived field %q links to %q, not a provisioned %s data source", f.Name, f.DatasourceUID, dsVars[dashboards.TracesVar])
+			}
+		}
+	}
+	if links == 0 {
+		t.Error("no derived field links the race log to the finding traces")
+	}
+
+	var dash struct {
+		Providers []struct {
+			Type    string
+			Options struct{ Path string }
+		}
+	}
+	readYAML(t, "provisioning/dashboards/raceway.yaml", &dash)
+	if len(dash.Providers) != 1 || dash.Providers[0].Type != "file" || dash.Providers[0].Options.Path == "" {
+		t.Errorf("want one file provider with a path, got %+v", dash.Providers)
+	}
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }

@@ -23,9 +23,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc"
 	_ "google.golang.org/grpc/encoding/gzip" // the OTLP exporter compresses with gzip
-	"go.yaml.in/yaml/v3"
 
 	"github.com/raceway-otel/raceway/exporter/racewayexporter"
 	"github.com/raceway-otel/raceway/racewayotel"

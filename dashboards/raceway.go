@@ -112,7 +112,7 @@ func Raceway() (dashboard.Dashboard, error) {
 		Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)).
 		Unit("short").Min(0).
 		Legend(common.NewVizLegendOptionsBuilder().ShowLegend(true).DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
-		WithTarget(lokiQuery(`sum by (raceway_race_var) (count_over_time(`+raceLog+` [$__auto]))`).LegendFormat("{{raceway_race_var}}")))
+		WithTarget(lokiQuery(`sum by (raceway_race_var) (count_over_time(` + raceLog + ` [$__auto]))`).LegendFormat("{{raceway_race_var}}")))
 	b.WithPanel(logs.NewPanelBuilder().
 		Title("Race reports").
 		Description("One Go-race-detector style report per finding (the log record's body). Open a record's details for its fields; trace_id is the finding trace.").
