@@ -207,7 +207,7 @@ func addLibraryMetrics(s *stored) error {
 				for _, p := range d.DataPoints {
 					dp := sum.DataPoints().AppendEmpty()
 					for _, kv := range p.Attributes.ToSlice() {
-						dp.Attributes().PutStr(string(kv.Key), kv.Value.Emit())
+						dp.Attributes().PutStr(string(kv.Key), kv.Value.String())
 					}
 				}
 			default:

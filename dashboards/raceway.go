@@ -1,3 +1,8 @@
+// The classic dashboard model (schemaVersion 42) is what every current
+// Grafana imports and provisions; the SDK's v2 model needs Grafana 12's
+// dynamic dashboards.
+//lint:file-ignore SA1019 dashboard.Dashboard (v1) is deprecated in the SDK in favour of v2
+
 package dashboards
 
 import (
