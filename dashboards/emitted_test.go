@@ -3,31 +3,31 @@ package dashboards_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.yaml.in/yaml/v3"
-	"google.golang.org/grpc"
-	_ "google.golang.org/grpc/encoding/gzip" // the OTLP exporter compresses with gzip
 
 	"github.com/raceway-otel/raceway/exporter/racewayexporter"
+	"github.com/raceway-otel/raceway/internal/stack"
 	"github.com/raceway-otel/raceway/racewayotel"
 )
 
@@ -133,14 +133,20 @@ func addTelemetry(s *stored, path string) error {
 }
 
 // addExporterOutput runs the raceway exporter on the processor's golden
-// findings, with an in-process OTLP/gRPC backend, and records the metrics
-// and log records it sends.
+// findings, sending to a stock OTLP receiver in-process, and records the
+// metrics and log records it sends.
 func addExporterOutput(s *stored) error {
 	td, err := golden.ReadTraces(findingsGolden)
 	if err != nil {
 		return err
 	}
-	sink, addr, stop, err := startSink()
+	ctx := context.Background()
+	addr, err := stack.FreeAddr()
+	if err != nil {
+		return err
+	}
+	logs, metrics := new(consumertest.LogsSink), new(consumertest.MetricsSink)
+	stop, err := startReceiver(ctx, addr, logs, metrics)
 	if err != nil {
 		return err
 	}
@@ -151,7 +157,6 @@ func addExporterOutput(s *stored) error {
 	cfg.Protocol = racewayexporter.ProtocolGRPC
 	cfg.GRPC.ClientConfig.Endpoint = addr
 	cfg.GRPC.ClientConfig.TLS.Insecure = true
-	ctx := context.Background()
 	exp, err := f.CreateTraces(ctx, exportertest.NewNopSettings(f.Type()), cfg)
 	if err != nil {
 		return err
@@ -165,18 +170,43 @@ func addExporterOutput(s *stored) error {
 	if err := exp.Shutdown(ctx); err != nil { // drains the inner exporters' queues
 		return err
 	}
-	logs, metrics := sink.wait(10 * time.Second)
-	if len(logs) == 0 || len(metrics) == 0 {
-		return fmt.Errorf("the raceway exporter sent %d log and %d metric requests for %s, want both", len(logs), len(metrics), findingsGolden)
+	if logs.LogRecordCount() == 0 || metrics.DataPointCount() == 0 {
+		return fmt.Errorf("the raceway exporter sent %d log records and %d metric points for %s, want both", logs.LogRecordCount(), metrics.DataPointCount(), findingsGolden)
 	}
 	const from = "the raceway exporter's output for " + findingsGolden
-	for _, ld := range logs {
+	for _, ld := range logs.AllLogs() {
 		s.addLogs(from, ld)
 	}
-	for _, md := range metrics {
+	for _, md := range metrics.AllMetrics() {
 		s.addMetrics(from, md)
 	}
 	return nil
+}
+
+// startReceiver starts the collector's OTLP receiver on addr (gRPC), handing
+// what it receives to logs and metrics, and returns its stop function.
+func startReceiver(ctx context.Context, addr string, logs consumer.Logs, metrics consumer.Metrics) (func(), error) {
+	f := otlpreceiver.NewFactory()
+	cfg := f.CreateDefaultConfig().(*otlpreceiver.Config)
+	cfg.Protocols.GRPC.GetOrInsertDefault().NetAddr.Endpoint = addr
+	cfg.Protocols.HTTP = configoptional.None[otlpreceiver.HTTPConfig]()
+	set := receivertest.NewNopSettings(f.Type())
+	lr, err := f.CreateLogs(ctx, set, cfg, logs)
+	if err != nil {
+		return nil, err
+	}
+	mr, err := f.CreateMetrics(ctx, set, cfg, metrics)
+	if err != nil {
+		return nil, err
+	}
+	stop := func() { _ = lr.Shutdown(ctx); _ = mr.Shutdown(ctx) }
+	for _, r := range []component.Component{lr, mr} {
+		if err := r.Start(ctx, componenttest.NewNopHost()); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	return stop, nil
 }
 
 // addLibraryMetrics collects the metrics of a racewayotel Tracker through a
@@ -220,69 +250,6 @@ func addLibraryMetrics(s *stored) error {
 	}
 	s.addMetrics("racewayotel (Tracker metrics)", md)
 	return nil
-}
-
-// otlpSink is an in-process OTLP/gRPC backend for logs and metrics.
-type otlpSink struct {
-	mu      sync.Mutex
-	logs    []plog.Logs
-	metrics []pmetric.Metrics
-}
-
-type logsServer struct {
-	plogotlp.UnimplementedGRPCServer
-	s *otlpSink
-}
-
-func (l *logsServer) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	ld := plog.NewLogs()
-	req.Logs().CopyTo(ld)
-	l.s.mu.Lock()
-	l.s.logs = append(l.s.logs, ld)
-	l.s.mu.Unlock()
-	return plogotlp.NewExportResponse(), nil
-}
-
-type metricsServer struct {
-	pmetricotlp.UnimplementedGRPCServer
-	s *otlpSink
-}
-
-func (m *metricsServer) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	md := pmetric.NewMetrics()
-	req.Metrics().CopyTo(md)
-	m.s.mu.Lock()
-	m.s.metrics = append(m.s.metrics, md)
-	m.s.mu.Unlock()
-	return pmetricotlp.NewExportResponse(), nil
-}
-
-// wait returns what the sink received once it holds both logs and metrics,
-// or what it has after timeout.
-func (s *otlpSink) wait(timeout time.Duration) ([]plog.Logs, []pmetric.Metrics) {
-	deadline := time.Now().Add(timeout)
-	for {
-		s.mu.Lock()
-		logs, metrics := append([]plog.Logs(nil), s.logs...), append([]pmetric.Metrics(nil), s.metrics...)
-		s.mu.Unlock()
-		if (len(logs) > 0 && len(metrics) > 0) || time.Now().After(deadline) {
-			return logs, metrics
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func startSink() (*otlpSink, string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", nil, err
-	}
-	s := &otlpSink{}
-	srv := grpc.NewServer()
-	plogotlp.RegisterGRPCServer(srv, &logsServer{s: s})
-	pmetricotlp.RegisterGRPCServer(srv, &metricsServer{s: s})
-	go func() { _ = srv.Serve(ln) }()
-	return s, ln.Addr().String(), srv.Stop, nil
 }
 
 // TestEmittedSignals pins what the other tests stand on: each source

@@ -118,14 +118,9 @@ func Raceway() (dashboard.Dashboard, error) {
 		Unit("short").Min(0).
 		Legend(common.NewVizLegendOptionsBuilder().ShowLegend(true).DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
 		WithTarget(lokiQuery(`sum by (raceway_race_var) (count_over_time(` + raceLog + ` [$__auto]))`).LegendFormat("{{raceway_race_var}}")))
-	b.WithPanel(logs.NewPanelBuilder().
-		Title("Race reports").
-		Description("One Go-race-detector style report per finding (the log record's body). Open a record's details for its fields; trace_id is the finding trace.").
-		Height(14).Span(14).
-		Datasource(logsDS).
-		ShowTime(true).WrapLogMessage(true).EnableLogDetails(true).
-		SortOrder(common.LogsSortOrderDescending).
-		WithTarget(lokiQuery(raceLog)))
+	b.WithPanel(reports("Race reports",
+		"One Go-race-detector style report per finding (the log record's body). Open a record's details for its fields; trace_id is the finding trace.", 14, 14,
+		raceLog))
 	b.WithPanel(table.NewPanelBuilder().
 		Title("Findings").
 		Description("The same findings as a table; the trace id opens the finding trace (service raceway) in the traces data source.").
@@ -138,14 +133,9 @@ func Raceway() (dashboard.Dashboard, error) {
 			"include": map[string]any{"names": findingColumns},
 		}}).
 		OverrideByName("trace_id", []dashboard.DynamicConfigValue{{Id: "links", Value: []dashboard.DashboardLink{traceLink}}}))
-	b.WithPanel(logs.NewPanelBuilder().
-		Title("Lost update reports").
-		Description("Reports of the races classified as lost updates; their last line gives the numbers (what both writers read, the final and the expected value).").
-		Height(10).Span(24).
-		Datasource(logsDS).
-		ShowTime(true).WrapLogMessage(true).EnableLogDetails(true).
-		SortOrder(common.LogsSortOrderDescending).
-		WithTarget(lokiQuery(`{service_name="raceway"} | raceway_race_lost_update="true" | raceway_race_var=~"$variable"`)))
+	b.WithPanel(reports("Lost update reports",
+		"Reports of the races classified as lost updates; their last line gives the numbers (what both writers read, the final and the expected value).", 10, 24,
+		`{service_name="raceway"} | raceway_race_lost_update="true" | raceway_race_var=~"$variable"`))
 
 	b.WithRow(dashboard.NewRowBuilder("Collector health"))
 	b.WithPanel(rates("Records analysed", "Raceway records the processor decoded and analysed, per second.", 8,
@@ -238,6 +228,17 @@ func prom(expr, legend string) *prometheus.DataqueryBuilder {
 
 func lokiQuery(expr string) *loki.DataqueryBuilder {
 	return loki.NewDataqueryBuilder().Datasource(logsDS).Expr(expr).RefId("A")
+}
+
+// reports is a logs panel of race reports, newest first.
+func reports(title, description string, height, span uint32, query string) *logs.PanelBuilder {
+	return logs.NewPanelBuilder().
+		Title(title).Description(description).
+		Height(height).Span(span).
+		Datasource(logsDS).
+		ShowTime(true).WrapLogMessage(true).EnableLogDetails(true).
+		SortOrder(common.LogsSortOrderDescending).
+		WithTarget(lokiQuery(query))
 }
 
 // counts is a stacked bar chart of counts per interval.
