@@ -3,9 +3,11 @@ package racewayotel
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/petermattis/goid"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/raceway-otel/raceway/analysis"
@@ -35,6 +37,17 @@ type SharedAccess struct {
 	// is the first caller outside them and outside racewayotel's packages. A
 	// package path also stands for its subpackages.
 	CallerSkip []string
+	// OldSeen, on a write whose Old is nil, records as Old the value the
+	// thread last read or wrote of Resource through TrackSharedAccess, if
+	// Resource is among the last few (maxSeen) it so accessed and that
+	// access had a value (a delete, or a read that found nothing, leaves
+	// none): the read half
+	// of a read-modify-write that the application splits over two
+	// operations (a Redis GET then SET, a SELECT then an UPDATE … SET
+	// stock = ?), whose write the capture sees without its old value. Two
+	// such writes that raced after reading the same value are then
+	// classified as a lost update, with the numbers.
+	OldSeen bool
 }
 
 // TrackSharedAccess records a, an access to shared state seen by a
@@ -60,7 +73,55 @@ func (t *Tracker) TrackSharedAccess(ctx context.Context, a SharedAccess) {
 		r.old, r.hasOld = valueText(a.Old)
 	}
 	r.new, r.hasNew = valueText(a.New)
-	t.track(ctx, &r)
+	g := goid.Get()
+	th := t.current(ctx, g)
+	if th.seen == nil {
+		th.seen = new(seenValues)
+	}
+	if a.OldSeen && r.kind == analysis.KindWrite && !r.hasOld {
+		r.old, r.hasOld = th.seen.get(r.varName)
+	}
+	t.emit(ctx, th, g, &r)
+	th.seen.update(&r)
+}
+
+// maxSeen bounds the shared resources whose last value a thread remembers
+// for SharedAccess.OldSeen.
+const maxSeen = 8
+
+// seenValues are the values a thread last read or wrote of the last maxSeen
+// shared resources it accessed through TrackSharedAccess, a ring (a thread
+// gets one on its first such access). Only the thread's owner uses them.
+type seenValues struct {
+	names, values [maxSeen]string
+	next          int
+}
+
+func (s *seenValues) get(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	for i, n := range s.names {
+		if n == name {
+			return s.values[i], true
+		}
+	}
+	return "", false
+}
+
+// update remembers the value r read or wrote, or forgets its variable's
+// after an access with no value (a delete, a read of a missing key).
+func (s *seenValues) update(r *record) {
+	i := slices.Index(s.names[:], r.varName)
+	switch {
+	case r.hasNew && i >= 0:
+		s.values[i] = r.new
+	case r.hasNew:
+		s.names[s.next], s.values[s.next] = r.varName, r.new
+		s.next = (s.next + 1) % maxSeen
+	case i >= 0:
+		s.names[i], s.values[i] = "", ""
+	}
 }
 
 // ownPackage is the package path of racewayotel; its subpackages (the

@@ -3,6 +3,7 @@ package racewayotel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/raceway-otel/raceway/analysis"
 	"github.com/raceway-otel/raceway/racewayotel"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
@@ -279,5 +281,67 @@ func TestCountSkipped(t *testing.T) {
 	if total != 103 || len(got) > 65 || got["other/other"] == 0 {
 		t.Errorf("raceway.capture.skipped: %d pairs, total %d, other %d; want at most 65 pairs and every skip counted",
 			len(got), total, got["other/other"])
+	}
+}
+
+// A write with OldSeen records as its old value what its thread last read
+// or wrote of the resource (forgotten after an access with no value, and
+// beyond the last few resources); another thread's reads do not count, and
+// an explicit Old wins. Two such read-modify-writes from two services race
+// as a lost update.
+func TestSharedAccessOldSeen(t *testing.T) {
+	a, b := newService(t, "a"), newService(t, "b")
+	const v = "redis/0/stock"
+	rmw := func(s *service, read, write string) {
+		ctx, span := s.start(context.Background(), "rmw")
+		defer span.End()
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: v, Access: racewayotel.Read, New: read})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: v, Access: racewayotel.Write, New: write, OldSeen: true})
+	}
+	rmw(a, "10", "9")
+	rmw(b, "10", "8")
+
+	ctx, span := a.start(context.Background(), "other")
+	write := func(name string, old, new any) {
+		a.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: name, Access: racewayotel.Write, Old: old, New: new, OldSeen: true})
+	}
+	write("k", nil, nil) // nothing seen: no old value
+	write("k", nil, "1") // a delete forgot nothing: still none
+	write("k", nil, "2") // old 1
+	write("k", "7", "3") // explicit old wins
+	write("k", nil, nil) // old 3, then forgotten
+	write("k", nil, "4") // none
+	a.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: "k", Access: racewayotel.Read})
+	write("k", nil, "6") // none: the read found nothing
+	for i := range 8 {   // eight other resources push k out
+		write(fmt.Sprint("o", i), nil, "x")
+	}
+	write("k", nil, "5") // none
+	span.End()
+
+	var olds []string
+	for _, e := range recordedEvents(a.rec.Ended()) {
+		if e.name == "raceway.write" && e.str(convention.VarName) == "k" {
+			old, ok := e.attrs[convention.ValueOld]
+			if !ok {
+				olds = append(olds, "-")
+				continue
+			}
+			olds = append(olds, old.AsString())
+		}
+	}
+	if want := []string{"-", "-", "1", "7", "3", "-", "-", "-"}; !slices.Equal(olds, want) {
+		t.Errorf("old values %v, want %v", olds, want)
+	}
+
+	evs := events(t, a, b)
+	var lost *analysis.LostUpdate
+	for _, r := range races(t, evs) {
+		if r.Var == v && r.LostUpdate != nil {
+			lost = r.LostUpdate
+		}
+	}
+	if lost == nil || lost.Read != "10" || lost.Expected != "7" {
+		t.Errorf("lost update %+v, want both read 10, expected 7", lost)
 	}
 }
