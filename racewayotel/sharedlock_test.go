@@ -345,3 +345,54 @@ func TestSharedAccessOldSeen(t *testing.T) {
 		t.Errorf("lost update %+v, want both read 10, expected 7", lost)
 	}
 }
+
+// tokenLock is a TokenLocker for tests: its store is one token, shared by
+// the processes that use it.
+type tokenLock struct {
+	store *string
+	read  string
+}
+
+func (l *tokenLock) Lock(context.Context) error { l.read = *l.store; return nil }
+func (l *tokenLock) Unlock(context.Context) error {
+	return errors.New("Unlock called instead of UnlockToken")
+}
+func (l *tokenLock) LockToken() string { return l.read }
+func (l *tokenLock) UnlockToken(_ context.Context, token string) error {
+	*l.store = token
+	return nil
+}
+
+// WithSharedLock on a TokenLocker stores its release's token with the lock,
+// and the next holder's acquire, in another process, follows it: what a
+// holds before it releases happens before what b does holding the lock.
+func TestWithSharedLockToken(t *testing.T) {
+	a, b := newService(t, "a"), newService(t, "b")
+	var store string
+	const name = "redis/0/lock:cart:9"
+	hold := func(s *service, value string) {
+		ctx, span := s.start(context.Background(), "hold")
+		defer span.End()
+		err := s.rw.WithSharedLock(ctx, &tokenLock{store: &store}, name, func(ctx context.Context) error {
+			s.rw.TrackSharedStateChange(ctx, "redis/0/cart:9", nil, value, racewayotel.Write)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold(a, "1")
+	token := store
+	hold(b, "2")
+	if token == "" || store == token {
+		t.Fatalf("tokens %q then %q: want one per release", token, store)
+	}
+	recA := recordedEvents(a.rec.Ended())
+	if rel := recA[len(recA)-1]; rel.name != "raceway.lock.release" || token != rel.str(convention.ThreadID)+"@"+rel.attrs[convention.Seq].Emit() {
+		t.Errorf("stored token %q is not the epoch of a's release %v", token, rel.attrs)
+	}
+	acq := recordedEvents(b.rec.Ended())[0]
+	if acq.name != "raceway.lock.acquire" || !slices.Equal(acq.strs(convention.After), []string{token}) {
+		t.Errorf("b's first record %s after %v, want an acquire after %s", acq.name, acq.strs(convention.After), token)
+	}
+}
