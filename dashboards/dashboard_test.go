@@ -210,7 +210,7 @@ func TestCheckCatchesRenames(t *testing.T) {
 		`filters on raceway_race_lost_update`,
 		`panel "Findings over time, by variable" query A`,
 		`counts by raceway_race_var`,
-		`panel "Records lost or dropped" query A`,
+		`panel "Records lost, dropped or skipped" query A`,
 	} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("the check does not report %q; it reports:\n%s", want, problems)

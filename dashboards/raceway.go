@@ -157,10 +157,11 @@ func Raceway() (dashboard.Dashboard, error) {
 		prom(`sum(rate(otelcol_raceway_exporter_file_dropped_total`+collectorSeries+`[$__rate_interval]))`, "file dropped")))
 
 	b.WithRow(dashboard.NewRowBuilder("Library (racewayotel)"))
-	b.WithPanel(rates("Records lost or dropped", "Records no recording span could carry (lost: sampled out or no SDK), span events the SDK discarded, and inbound clocks dropped as garbled or oversized, per application.", 12,
+	b.WithPanel(rates("Records lost, dropped or skipped", "Records no recording span could carry (lost: sampled out or no SDK), span events the SDK discarded, inbound clocks dropped as garbled or oversized, and data-store operations a capture could not classify and skipped (by data store and reason), per application.", 12,
 		prom(`sum by (job) (rate(raceway_records_lost_total`+serviceSeries+`[$__rate_interval]))`, "lost {{job}}"),
 		prom(`sum by (job) (rate(raceway_sdk_events_dropped_total`+serviceSeries+`[$__rate_interval]))`, "SDK dropped events {{job}}"),
-		prom(`sum by (job, raceway_reason) (rate(raceway_clocks_dropped_total`+serviceSeries+`[$__rate_interval]))`, "clocks {{raceway_reason}} {{job}}")))
+		prom(`sum by (job, raceway_reason) (rate(raceway_clocks_dropped_total`+serviceSeries+`[$__rate_interval]))`, "clocks {{raceway_reason}} {{job}}"),
+		prom(`sum by (job, raceway_capture_system, raceway_reason) (rate(raceway_capture_skipped_total`+serviceSeries+`[$__rate_interval]))`, "skipped {{raceway_capture_system}} {{raceway_reason}} {{job}}")))
 	b.WithPanel(rates("Records, carrier spans and implicit threads", "Records added to spans; spans started only to carry records (orphan: no span in the context; overflow: a span's event limit reached); threads forked because a context moved to another goroutine.", 12,
 		prom(`sum by (job) (rate(raceway_records_total`+serviceSeries+`[$__rate_interval]))`, "records {{job}}"),
 		prom(`sum by (job, raceway_span_kind) (rate(raceway_spans_total`+serviceSeries+`[$__rate_interval]))`, "{{raceway_span_kind}} spans {{job}}"),
