@@ -301,34 +301,40 @@ func BenchmarkDetector(b *testing.B) {
 	}
 }
 
-// BenchmarkDetectorFlat runs the workload with 10,000 and with 1,000,000
-// accesses in turn and reports the ratio of their CPU time per access
-// (1M/10k), both runs seeing the same machine: the goal is a ratio within
-// 0.75–1.25.
+// BenchmarkDetectorFlat runs the workload with 10,000, 100,000 and
+// 1,000,000 accesses in turn (ten small runs for each large one, so that
+// each size takes comparable time) and reports the CPU time per access at
+// each size and their ratios to 1M, all sizes seeing the same machine: the
+// goal is a ratio within 0.75–1.25.
 func BenchmarkDetectorFlat(b *testing.B) {
-	small, large := buildWorkload(10_000), buildWorkload(1_000_000)
-	detect(b, small)
-	detect(b, large)
-	var cpuSmall, cpuLarge int64
+	sizes := []struct {
+		n, runs int
+		name    string
+	}{{10_000, 100, "10k"}, {100_000, 10, "100k"}, {1_000_000, 1, "1M"}}
+	cpu := make([]int64, len(sizes))
+	for _, s := range sizes {
+		detect(b, buildWorkload(s.n))
+	}
 	b.ResetTimer()
 	for range b.N {
-		for range 10 { // (ten small runs: comparable times)
-			runtime.GC()
-			c := cpuTime()
-			detect(b, small)
-			cpuSmall += cpuTime() - c
+		for i, s := range sizes {
+			w := buildWorkload(s.n)
+			for range s.runs {
+				runtime.GC()
+				c := cpuTime()
+				detect(b, w)
+				cpu[i] += cpuTime() - c
+			}
 		}
-		runtime.GC()
-		c := cpuTime()
-		detect(b, large)
-		cpuLarge += cpuTime() - c
 	}
-	perSmall := float64(cpuSmall) / float64(10*b.N*small.accesses)
-	perLarge := float64(cpuLarge) / float64(b.N*large.accesses)
-	if perSmall > 0 {
-		b.ReportMetric(perSmall, "cpu-ns/access@10k")
-		b.ReportMetric(perLarge, "cpu-ns/access@1M")
-		b.ReportMetric(perLarge/perSmall, "1M/10k")
+	per := make([]float64, len(sizes))
+	for i, s := range sizes {
+		per[i] = float64(cpu[i]) / float64(b.N*s.runs*buildWorkload(s.n).accesses)
+		b.ReportMetric(per[i], "cpu-ns/access@"+s.name)
+	}
+	if per[0] > 0 && per[1] > 0 {
+		b.ReportMetric(per[2]/per[0], "1M/10k")
+		b.ReportMetric(per[2]/per[1], "1M/100k")
 	}
 }
 

@@ -1,6 +1,9 @@
 package analysis
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // clock is the detector's vector clock of one point of a logical thread
 // (or of a lock strand): for each thread, how many of its events happened
@@ -76,28 +79,31 @@ func (c clock) orders(thread ThreadID, seq uint64, wall int64) bool {
 // when that one already covers the other operands (an acquire of a lock
 // whose clock covers the thread's, a release that adds nothing new).
 func (c clock) join(o clock, at clockEntry, limit int) (clock, int) {
-	if o.coversClock(c) && (at.thread == 0 || o.covers(at.thread, at.seq)) {
+	// (A release by the thread that holds the lock's own clock, the common
+	// case, joins a clock with itself: only at can add anything.)
+	same := c.is(o)
+	if !same && o.coversClock(c) && (at.thread == 0 || o.covers(at.thread, at.seq)) {
 		return o, 0
 	}
 	// c with what o and at add to it.
 	out := clock{base: c.base, horizon: max(c.horizon, o.horizon)}
-	out.extra = append(make([]clockEntry, 0, len(c.extra)+len(o.extra)+1), c.extra...)
+	out.extra = append(make([]clockEntry, 0, len(c.extra)+1), c.extra...)
 	changed := out.horizon != c.horizon
 	add := func(e clockEntry) {
-		if !c.covers(e.thread, e.seq) {
-			out.extra = raiseExtra(out.extra, e)
-			changed = true
+		out.extra = raiseExtra(out.extra, e)
+		changed = true
+	}
+	if !same {
+		if !c.sameBase(o) {
+			c.eachUncovered(o.base, add)
+		}
+		for _, e := range o.extra {
+			if !c.covers(e.thread, e.seq) {
+				add(e)
+			}
 		}
 	}
-	if !c.sameBase(o) {
-		for _, e := range o.base {
-			add(e)
-		}
-	}
-	for _, e := range o.extra {
-		add(e)
-	}
-	if at.thread != 0 {
+	if at.thread != 0 && !c.covers(at.thread, at.seq) {
 		add(at)
 	}
 	if !changed {
@@ -112,11 +118,22 @@ func (c clock) join(o clock, at clockEntry, limit int) (clock, int) {
 // rebuilt returns c with its extra entries merged into a new base of at
 // most limit entries, and how many entries it dropped.
 func (c clock) rebuilt(limit int) (clock, int) {
-	out := clock{horizon: c.horizon}
-	out.base = make([]clockEntry, len(c.base), len(c.base)+len(c.extra))
-	copy(out.base, c.base)
-	for _, e := range c.extra {
-		out.base = raise(out.base, e)
+	extra := slices.SortedFunc(slices.Values(c.extra), func(a, b clockEntry) int { return cmp.Compare(a.thread, b.thread) })
+	out := clock{horizon: c.horizon, base: make([]clockEntry, 0, len(c.base)+len(extra))}
+	i, j := 0, 0
+	for i < len(c.base) || j < len(extra) {
+		switch {
+		case j == len(extra) || i < len(c.base) && c.base[i].thread < extra[j].thread:
+			out.base = append(out.base, c.base[i])
+			i++
+		case i == len(c.base) || extra[j].thread < c.base[i].thread:
+			out.base = append(out.base, extra[j])
+			j++
+		default:
+			out.base = append(out.base, higher(c.base[i], extra[j]))
+			i++
+			j++
+		}
 	}
 	n := 0
 	for ; len(out.base) > limit; n++ {
@@ -138,19 +155,41 @@ func (c clock) coversClock(o clock) bool {
 	if o.horizon > c.horizon {
 		return false
 	}
+	covered := true
 	if !c.sameBase(o) {
-		for _, e := range o.base {
-			if !c.covers(e.thread, e.seq) {
-				return false
-			}
-		}
+		c.eachUncovered(o.base, func(clockEntry) { covered = false })
 	}
 	for _, e := range o.extra {
-		if !c.covers(e.thread, e.seq) {
-			return false
+		covered = covered && c.covers(e.thread, e.seq)
+	}
+	return covered
+}
+
+// eachUncovered calls f with each entry of the sorted entries that c does
+// not cover, walking c's base alongside them.
+func (c clock) eachUncovered(sorted []clockEntry, f func(clockEntry)) {
+	i := 0
+	for _, e := range sorted {
+		for i < len(c.base) && c.base[i].thread < e.thread {
+			i++
+		}
+		if i < len(c.base) && c.base[i].thread == e.thread && c.base[i].seq >= e.seq {
+			continue
+		}
+		if !c.extraCovers(e) {
+			f(e)
 		}
 	}
-	return true
+}
+
+// extraCovers reports whether c's extra entries hold the event e names.
+func (c clock) extraCovers(e clockEntry) bool {
+	for _, x := range c.extra {
+		if x.thread == e.thread && x.seq >= e.seq {
+			return true
+		}
+	}
+	return false
 }
 
 // sameBase reports whether c and o share their base.
@@ -170,31 +209,21 @@ func same(a, b []clockEntry) bool {
 // search returns the index of thread's entry in the sorted entries and
 // true, or where it would be inserted and false.
 func search(entries []clockEntry, thread ThreadID) (int, bool) {
-	return slices.BinarySearchFunc(entries, thread, func(e clockEntry, t ThreadID) int {
-		switch {
-		case e.thread < t:
-			return -1
-		case e.thread > t:
-			return 1
+	lo, hi := 0, len(entries)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if entries[m].thread < thread {
+			lo = m + 1
+		} else {
+			hi = m
 		}
-		return 0
-	})
-}
-
-// raise returns the sorted entries with e's thread raised to at least
-// e.seq, inserting e in order if the thread has no entry. It may modify
-// entries.
-func raise(entries []clockEntry, e clockEntry) []clockEntry {
-	i, ok := search(entries, e.thread)
-	if !ok {
-		return slices.Insert(entries, i, e)
 	}
-	entries[i] = higher(entries[i], e)
-	return entries
+	return lo, lo < len(entries) && entries[lo].thread == thread
 }
 
-// raiseExtra is raise for unsorted entries: e is appended if its thread has
-// no entry.
+// raiseExtra returns the unsorted entries with e's thread raised to at
+// least e.seq, appending e if the thread has no entry. It may modify
+// entries.
 func raiseExtra(entries []clockEntry, e clockEntry) []clockEntry {
 	i := slices.IndexFunc(entries, func(x clockEntry) bool { return x.thread == e.thread })
 	if i < 0 {

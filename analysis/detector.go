@@ -129,8 +129,9 @@ func (d *Detector) Drain() []Race {
 // r is valid only during the call (DrainEach reuses it); f must not call
 // the Detector.
 func (d *Detector) DrainEach(f func(r *Race)) {
+	var r Race
 	for i := range d.found {
-		r := d.found[i].race()
+		d.found[i].fill(&r)
 		f(&r)
 	}
 	clear(d.found)

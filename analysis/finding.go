@@ -35,80 +35,87 @@ func (d *Detector) report(k varKey, p, a *access, late bool) {
 	}
 }
 
-// race returns the public form of a record.
-func (rec *raceRec) race() Race {
+// fill sets r to the public form of the record.
+func (rec *raceRec) fill(r *Race) {
 	p, a := rec.p, rec.a
-	r := Race{
+	*r = Race{
 		Var:      rec.k.name,
 		Shared:   rec.k.proc == nil,
 		Kind:     ReadWrite,
 		Severity: SeverityWarning,
-		Previous: p.export(),
-		Current:  a.export(),
 		Reason:   reason(p, a),
 		Late:     rec.late,
 		Group:    rec.g.key,
 		Count:    rec.count,
 		First:    rec.g.first,
 	}
+	p.export(&r.Previous)
+	a.export(&r.Current)
 	if p.write && a.write {
 		r.Kind, r.Severity = WriteWrite, SeverityError
 		if lu := lostUpdate(p, a); lu != nil {
 			r.LostUpdate, r.Severity = lu, SeverityCritical
 		}
 	}
-	return r
 }
 
-// export returns the public form of the access.
-func (p *access) export() Access {
-	a := Access{
+// export sets x to the public form of the access.
+func (p *access) export(x *Access) {
+	proc := p.process()
+	*x = Access{
 		Kind:    KindRead,
 		Epoch:   p.epoch(),
 		Thread:  p.thread.info(),
-		Service: p.process().service,
-		Process: p.process().id,
+		Service: proc.service,
+		Process: proc.id,
 		TraceID: p.thread.trace,
 		SpanID:  p.span,
 		Time:    fromUnixNano(p.wall),
 		Where:   *p.where,
 	}
 	if p.write {
-		a.Kind = KindWrite
+		x.Kind = KindWrite
 	}
-	if x := p.extra; x != nil {
-		a.Old, a.New, a.HasValues = x.old, x.new, p.hasValues
-		a.LocksHeld = slices.Clone(x.locks)
-		a.SharedLocks, a.SharedRLocks = slices.Clone(x.shared), slices.Clone(x.sharedR)
+	if e := p.extra; e != nil {
+		x.Old, x.New, x.HasValues = e.old, e.new, p.hasValues
+		x.LocksHeld = slices.Clone(e.locks)
+		x.SharedLocks, x.SharedRLocks = slices.Clone(e.shared), slices.Clone(e.sharedR)
 	}
-	return a
 }
 
 // reason says in words why p and a race: why neither happens before the
 // other, and why no lock they hold keeps them apart.
 func reason(p, a *access) string {
-	var b strings.Builder
-	b.Grow(256)
+	b := make([]byte, 0, 320)
 	pt, at := p.thread, a.thread
 	if pt.trace != at.trace {
-		b.WriteString("the accesses are in different traces (")
-		b.WriteString(traceText(pt.trace))
-		b.WriteString(" and ")
-		b.WriteString(traceText(at.trace))
-		b.WriteString(") and no RPC, spawn, await or lock edge leads from one to the other")
+		b = append(b, "the accesses are in different traces ("...)
+		b = appendTrace(b, pt.trace)
+		b = append(b, " and "...)
+		b = appendTrace(b, at.trace)
+		b = append(b, ") and no RPC, spawn, await or lock edge leads from one to the other"...)
 	} else {
-		b.WriteString("threads " + pt.id.String() + " and " + at.id.String() + " of trace " + traceText(at.trace))
-		b.WriteString(" run concurrently: neither " + p.epoch().String() + " nor " + a.epoch().String() + " happens before the other")
+		b = append(b, "threads "...)
+		b = pt.id.AppendText(b)
+		b = append(b, " and "...)
+		b = at.id.AppendText(b)
+		b = append(b, " of trace "...)
+		b = appendTrace(b, at.trace)
+		b = append(b, " run concurrently: neither "...)
+		b = p.epoch().AppendText(b)
+		b = append(b, " nor "...)
+		b = a.epoch().AppendText(b)
+		b = append(b, " happens before the other"...)
 	}
 	px, ax := p.context(), a.context()
 	shared := len(px.shared)+len(px.sharedR)+len(ax.shared)+len(ax.sharedR) > 0
 	switch {
 	case len(px.locks) == 0 && len(ax.locks) == 0:
 		if !shared {
-			b.WriteString("; neither holds a lock")
+			b = append(b, "; neither holds a lock"...)
 		}
 	case p.process() != a.process():
-		b.WriteString("; their locks are in different processes, so no lock orders them")
+		b = append(b, "; their locks are in different processes, so no lock orders them"...)
 	default:
 		var common []string
 		for _, l := range px.locks {
@@ -117,9 +124,9 @@ func reason(p, a *access) string {
 			}
 		}
 		if len(common) == 0 {
-			b.WriteString("; no common lock (" + locksText(px.locks) + " vs " + locksText(ax.locks) + ")")
+			b = append(b, "; no common lock ("+locksText(px.locks)+" vs "+locksText(ax.locks)+")"...)
 		} else {
-			b.WriteString("; both hold " + locksText(common) + " but its acquire was not ordered after the other's release")
+			b = append(b, "; both hold "+locksText(common)+" but its acquire was not ordered after the other's release"...)
 		}
 	}
 	if shared {
@@ -131,13 +138,13 @@ func reason(p, a *access) string {
 			}
 		}
 		if len(both) > 0 {
-			b.WriteString("; both hold shared " + locksText(both) + " only in read mode, which does not exclude the other")
+			b = append(b, "; both hold shared "+locksText(both)+" only in read mode, which does not exclude the other"...)
 		} else {
-			b.WriteString("; no shared lock held by both (" + sharedLocksText(px.shared, px.sharedR, "none") +
-				" vs " + sharedLocksText(ax.shared, ax.sharedR, "none") + ")")
+			b = append(b, "; no shared lock held by both ("+sharedLocksText(px.shared, px.sharedR, "none")+
+				" vs "+sharedLocksText(ax.shared, ax.sharedR, "none")+")"...)
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // context returns the access's optional context, empty if none was
@@ -174,11 +181,13 @@ func sharedLocksText(excl, read []string, ifNone string) string {
 }
 
 // traceText returns a trace id in hex, or "?" when unknown.
-func traceText(t [16]byte) string {
+func traceText(t [16]byte) string { return string(appendTrace(nil, t)) }
+
+func appendTrace(b []byte, t [16]byte) []byte {
 	if t == ([16]byte{}) {
-		return "?"
+		return append(b, '?')
 	}
-	return hex.EncodeToString(t[:])
+	return hex.AppendEncode(b, t[:])
 }
 
 // lostUpdate classifies two racing writes that both replaced the same old
