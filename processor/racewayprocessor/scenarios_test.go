@@ -190,6 +190,34 @@ func TestAccessWithoutProcessIdentity(t *testing.T) {
 	})
 }
 
+// TestEmptyArrays: an empty raceway.after or raceway.locks.held is the
+// same as an absent one (docs/semconv.md): the records are analysed and
+// race as without them.
+func TestEmptyArrays(t *testing.T) {
+	h := newHarness(t, nil)
+	var specs []spanSpec
+	for i := range 2 {
+		s := rmw("catalog", "catalog-1", byte(0xa1+i), uint64(0xa100+i), "cache.size", false, 0, "1", "2")
+		for j := range s.recs {
+			s.recs[j].at += time.Duration(i) * time.Millisecond
+		}
+		specs = append(specs, s)
+	}
+	td := batch(specs...)
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		evs := td.ResourceSpans().At(i).ScopeSpans().At(0).Spans().At(0).Events()
+		for k := 0; k < evs.Len(); k++ {
+			evs.At(k).Attributes().PutEmptySlice(convention.After)
+			evs.At(k).Attributes().PutEmptySlice(convention.LocksHeld)
+		}
+	}
+	h.consume(td)
+	h.finish()
+	metadatatest.AssertEqualProcessorRacewayDecodeErrors(t, h.tt, decodeErrorPoints(0, 0), metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorRacewayEventsAnalysed(t, h.tt, []metricdata.DataPoint[int64]{{Value: 6}}, metricdatatest.IgnoreTimestamp())
+	require.NotEmpty(t, findings(h.output()), "the two read-modify-writes race")
+}
+
 // TestMalformedRecords: malformed records are counted and dropped without
 // a panic; other spans and records of the same batch are unaffected.
 func TestMalformedRecords(t *testing.T) {
