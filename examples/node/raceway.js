@@ -208,16 +208,20 @@ class Raceway {
   // racing writes with the same old value are classified as a lost update.
   // shared: the variable is state shared across processes, named
   // fleet-wide; otherwise it belongs to this process.
+  // A value that is undefined or null is not recorded.
   read(variable, value, { shared = false } = {}) {
-    return this.access('read', variable, shared, { 'raceway.value.new': text(value) });
+    return this.access('read', variable, shared, { 'raceway.value.new': value });
   }
 
   write(variable, oldValue, newValue, { shared = false } = {}) {
-    return this.access('write', variable, shared, { 'raceway.value.old': text(oldValue), 'raceway.value.new': text(newValue) });
+    return this.access('write', variable, shared, { 'raceway.value.old': oldValue, 'raceway.value.new': newValue });
   }
 
   access(kind, variable, shared, values) {
-    const a = { 'raceway.var.name': cut(variable, MAX_NAME), 'raceway.var.scope': shared ? 'shared' : 'process', ...values };
+    const a = { 'raceway.var.name': cut(variable, MAX_NAME), 'raceway.var.scope': shared ? 'shared' : 'process' };
+    for (const [k, v] of Object.entries(values)) {
+      if (v !== undefined && v !== null) a[k] = cut(String(v), MAX_VALUE);
+    }
     const locks = this.current().locks;
     if (locks.length > 0) a['raceway.locks.held'] = locks.slice(0, MAX_LOCKS);
     return this.record(kind, a);
@@ -271,7 +275,7 @@ class Raceway {
         after.push(this.inbound(member.value, 'baggage'));
         ctx = propagation.setBaggage(ctx, bag.removeEntry(BAGGAGE_MEMBER));
       }
-      const th = new Thread('request', `${req.method} ${new URL(req.url, 'http://x').pathname}`, after);
+      const th = new Thread('request', `${req.method} ${pathOf(req.url)}`, after);
       ctx = ctx.setValue(THREAD, th);
       const rw = this;
       const writeHead = res.writeHead;
@@ -311,9 +315,10 @@ class Raceway {
   }
 }
 
-// text is the string form of a value: values travel as strings.
-function text(v) {
-  return cut(typeof v === 'string' ? v : String(v), MAX_VALUE);
+// pathOf returns the path of a request target, without its query.
+function pathOf(target) {
+  const i = target.search(/[?#]/);
+  return i < 0 ? target : target.slice(0, i);
 }
 
 // callSite returns the code location of the first caller outside this file,
