@@ -24,9 +24,11 @@ type record struct {
 	old, new       string
 	hasOld, hasNew bool
 	lock           string
-	function       string // call and return: the function, overriding loc's
-	duration       int64  // return: nanoseconds; 0 for none
-	message        string // error
+	sharedLock     bool     // lock records: lock is a shared lock's fleet-wide name
+	xLocks, rLocks []string // accesses: shared locks held beyond the thread's (see SharedAccess)
+	function       string   // call and return: the function, overriding loc's
+	duration       int64    // return: nanoseconds; 0 for none
+	message        string   // error
 	extra          []attribute.KeyValue
 }
 
@@ -47,10 +49,12 @@ var eventNames = func() []string {
 	return names
 }()
 
-// Scope attribute values, shared by every access record.
+// Scope attribute values, shared by every access and shared-lock record.
 var (
 	scopeProcess = attribute.String(convention.VarScope, convention.ScopeProcess)
 	scopeShared  = attribute.String(convention.VarScope, convention.ScopeShared)
+
+	lockScopeShared = attribute.String(convention.LockScope, convention.ScopeShared)
 )
 
 // track records r on the thread the calling goroutine runs for ctx and
@@ -124,7 +128,7 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 	}
 	switch r.kind {
 	case analysis.KindRead, analysis.KindWrite:
-		n += 5
+		n += 7
 	case analysis.KindStart:
 		n += 2
 	default:
@@ -170,12 +174,16 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 		if len(th.locks) > 0 {
 			kv = append(kv, th.held)
 		}
+		kv = th.shared.appendAccessKV(kv, r)
 	case analysis.KindStart:
 		kv = append(kv,
 			attribute.String(convention.Origin, th.origin.String()),
 			attribute.String(convention.ThreadName, th.name))
 	case analysis.KindAcquire, analysis.KindRelease, analysis.KindRAcquire, analysis.KindRRelease:
 		kv = append(kv, attribute.String(convention.LockID, r.lock))
+		if r.sharedLock {
+			kv = append(kv, lockScopeShared)
+		}
 		if !r.sync.IsZero() {
 			kv = append(kv, attribute.String(convention.Sync, r.sync.String()))
 		}

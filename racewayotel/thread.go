@@ -38,7 +38,9 @@ type thread struct {
 	g       *goroutine
 	locks   []string
 	held    attribute.KeyValue // LocksHeld attribute of locks, when not empty
-	spanKey spanKey            // the span last recorded on and its state
+	shared  sharedLocks
+	seen    *seenValues // see SharedAccess.OldSeen
+	spanKey spanKey     // the span last recorded on and its state
 	spanSt  *spanState
 
 	mu    sync.Mutex

@@ -42,6 +42,7 @@ type Tracker struct {
 	bindings   bindingTable
 	spans      spanTable
 	locks      lockTable
+	skipped    skipTable
 }
 
 // New returns a Tracker configured by opts.

@@ -47,7 +47,8 @@ var ErrNoProcess = errors.New("convention: process-scoped access without a proce
 // as a number or an array, an integer given as a string, an array given as
 // a number, or any of them given as a type the convention never uses
 // ([Decoder.Mistyped]). A string attribute given as a plain string where an
-// array is expected (After, LocksHeld) is read as a one-element array.
+// array is expected (After, LocksHeld, LocksShared, RLocksShared) is read as
+// a one-element array.
 type Decoder struct {
 	ev     analysis.Event
 	record bool
@@ -64,18 +65,21 @@ func IsRecord(name string) bool {
 // a Raceway record.
 func (d *Decoder) Reset(name string, t time.Time, src Source) bool {
 	after, held := d.ev.After[:0], d.ev.LocksHeld[:0]
+	shared, sharedR := d.ev.SharedLocks[:0], d.ev.SharedRLocks[:0]
 	*d = Decoder{record: IsRecord(name)}
 	if !d.record {
 		return false
 	}
 	d.ev = analysis.Event{
-		After:     after,
-		LocksHeld: held,
-		Service:   src.Service,
-		Process:   src.Process,
-		TraceID:   src.TraceID,
-		SpanID:    src.SpanID,
-		Time:      t,
+		After:        after,
+		LocksHeld:    held,
+		SharedLocks:  shared,
+		SharedRLocks: sharedR,
+		Service:      src.Service,
+		Process:      src.Process,
+		TraceID:      src.TraceID,
+		SpanID:       src.SpanID,
+		Time:         t,
 	}
 	kind, ok := analysis.ParseKind(name[len(EventPrefix):])
 	if !ok {
@@ -102,7 +106,7 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.Epoch.Thread, err = analysis.ParseThreadID(v)
 	case After:
 		d.StrElem(key, v)
-	case LocksHeld:
+	case LocksHeld, LocksShared, RLocksShared:
 		d.StrElem(key, v)
 	case Sync:
 		d.ev.Sync, err = analysis.ParseEpoch(v)
@@ -133,6 +137,15 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.New, d.ev.HasValues = v, true
 	case LockID:
 		d.ev.Lock = v
+	case LockScope:
+		switch v {
+		case ScopeShared:
+			d.ev.LockShared = true
+		case ScopeProcess:
+			d.ev.LockShared = false
+		default:
+			d.fail("unknown lock scope %q", truncate(v))
+		}
 	case CodeFilePath:
 		d.ev.Where.File = v
 	case CodeFunctionName:
@@ -189,14 +202,15 @@ func (d *Decoder) Mistyped(key string) {
 func stringKey(key string) bool {
 	switch key {
 	case ThreadID, After, Sync, Origin, ProcessID, VarName, VarScope, ValueOld, ValueNew,
-		LockID, LocksHeld, CodeFilePath, CodeFunctionName, ThreadName:
+		LockID, LockScope, LocksHeld, LocksShared, RLocksShared, CodeFilePath, CodeFunctionName, ThreadName:
 		return true
 	}
 	return false
 }
 
 // StrElem decodes one element of a string-array attribute (After,
-// LocksHeld). Elements beyond the event limits make the event fail.
+// LocksHeld, LocksShared, RLocksShared). Elements beyond the event limits
+// make the event fail.
 func (d *Decoder) StrElem(key, v string) {
 	if !d.record || d.err != nil {
 		return
@@ -214,16 +228,26 @@ func (d *Decoder) StrElem(key, v string) {
 		}
 		d.ev.After = append(d.ev.After, e)
 	case LocksHeld:
-		if len(d.ev.LocksHeld) == analysis.MaxLocksHeld {
-			d.fail("more than %d %s", analysis.MaxLocksHeld, key)
-			return
-		}
-		d.ev.LocksHeld = append(d.ev.LocksHeld, v)
+		d.ev.LocksHeld = d.appendLock(d.ev.LocksHeld, key, v)
+	case LocksShared:
+		d.ev.SharedLocks = d.appendLock(d.ev.SharedLocks, key, v)
+	case RLocksShared:
+		d.ev.SharedRLocks = d.appendLock(d.ev.SharedRLocks, key, v)
 	default:
 		if stringKey(key) || key == Seq || key == CodeLineNumber {
 			d.fail("%s must not be an array", key)
 		}
 	}
+}
+
+// appendLock appends the lock name v of the array attribute key to list,
+// failing the event past analysis.MaxLocksHeld names.
+func (d *Decoder) appendLock(list []string, key, v string) []string {
+	if len(list) == analysis.MaxLocksHeld {
+		d.fail("more than %d %s", analysis.MaxLocksHeld, key)
+		return list
+	}
+	return append(list, v)
 }
 
 // Event returns the decoded event, or why it cannot be analysed: the first
