@@ -115,8 +115,10 @@ func TestDecoderTypes(t *testing.T) {
 	ok(attr{"app.tenant", 7}, attr{"app.flag", true}, attr{"app.tags", []string{"a"}})
 	ok(attr{convention.GoroutineID, 118}, attr{convention.DurationNS, "12"})
 	// Arrays may be empty, or a single string where an array is expected.
-	ok(attr{convention.After, []string{}}, attr{convention.LocksHeld, []string{}})
-	ok(attr{convention.After, "9039ad6c7441b05d@4"}, attr{convention.LocksHeld, "mu"})
+	ok(attr{convention.After, []string{}}, attr{convention.LocksHeld, []string{}},
+		attr{convention.LocksShared, []string{}}, attr{convention.RLocksShared, []string{}})
+	ok(attr{convention.After, "9039ad6c7441b05d@4"}, attr{convention.LocksHeld, "mu"},
+		attr{convention.LocksShared, "postgres/bank/accounts/7"}, attr{convention.RLocksShared, "pg_advisory/42"})
 	// Values as strings.
 	ok(attr{convention.ValueOld, "1000"}, attr{convention.ValueNew, "900"})
 
@@ -131,6 +133,9 @@ func TestDecoderTypes(t *testing.T) {
 	bad(attr{convention.After, 3})
 	bad(attr{convention.LocksHeld, 3.5})
 	bad(attr{convention.ThreadID, 0x2ed5})
+	bad(attr{convention.LocksShared, 7})
+	bad(attr{convention.RLocksShared, true})
+	bad(attr{convention.LockScope, []string{"shared"}})
 
 	// Limits.
 	many := func(n int, f func(i int) string) []string {
