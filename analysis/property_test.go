@@ -62,6 +62,32 @@ func feedBatches(t testing.TB, d *analysis.Detector, events []analysis.Event, se
 	d.Flush()
 }
 
+// arrivalModes are the arrival orders the property tests deliver
+// executions in (see feed).
+var arrivalModes = []string{"shuffled", "batches", "inorder"}
+
+// feed delivers the events to d in one of arrivalModes: all shuffled then
+// Flush; shuffled batches arriving over time with Advance between them; or
+// the actual order, arriving as it happens. It then flushes.
+func feed(t testing.TB, d *analysis.Detector, events []analysis.Event, seed uint64, mode string) {
+	t.Helper()
+	switch mode {
+	case "shuffled":
+		feedShuffled(t, d, events, seed, genBase)
+	case "batches":
+		feedBatches(t, d, events, seed, 5, genBase, 50*time.Millisecond)
+	case "inorder":
+		for _, e := range events {
+			if err := d.Add(e, e.Time); err != nil {
+				t.Fatalf("Add(%s %s): %v", e.Kind, e.Epoch, err)
+			}
+		}
+		d.Flush()
+	default:
+		t.Fatalf("unknown arrival mode %q", mode)
+	}
+}
+
 func indexByEpoch(events []analysis.Event) map[analysis.Epoch]*analysis.Event {
 	m := make(map[analysis.Epoch]*analysis.Event, len(events))
 	for i := range events {
@@ -251,22 +277,10 @@ func TestPropertyAgainstOracle(t *testing.T) {
 			racySeeds++
 		}
 		excludedPairs += orc.Excluded
-		for mode := range 3 {
-			ok := t.Run(fmt.Sprintf("seed=%d/mode=%d", seed, mode), func(t *testing.T) {
+		for _, mode := range arrivalModes {
+			ok := t.Run(fmt.Sprintf("seed=%d/%s", seed, mode), func(t *testing.T) {
 				d := newDetector(t, analysis.Config{Wait: time.Hour})
-				switch mode {
-				case 0: // all shuffled, then Flush
-					feedShuffled(t, d, events, seed, genBase)
-				case 1: // shuffled batches over time, Advance between them
-					feedBatches(t, d, events, seed, 5, genBase, 50*time.Millisecond)
-				case 2: // the actual order, arriving as it happens
-					for _, e := range events {
-						if err := d.Add(e, e.Time); err != nil {
-							t.Fatal(err)
-						}
-					}
-					d.Flush()
-				}
+				feed(t, d, events, seed, mode)
 				races := d.Drain()
 				checkRaceShape(t, events, races)
 				checkNoFalsePositives(t, orc, races)
@@ -354,22 +368,10 @@ func TestPropertyExactPairs(t *testing.T) {
 			t.Fatal(err)
 		}
 		pairs += len(orc.Pairs)
-		for mode := range 3 {
-			ok := t.Run(fmt.Sprintf("seed=%d/mode=%d", seed, mode), func(t *testing.T) {
+		for _, mode := range arrivalModes {
+			ok := t.Run(fmt.Sprintf("seed=%d/%s", seed, mode), func(t *testing.T) {
 				d := newDetector(t, exactConfig)
-				switch mode {
-				case 0:
-					feedShuffled(t, d, events, seed, genBase)
-				case 1:
-					feedBatches(t, d, events, seed, 5, genBase, 50*time.Millisecond)
-				case 2:
-					for _, e := range events {
-						if err := d.Add(e, e.Time); err != nil {
-							t.Fatal(err)
-						}
-					}
-					d.Flush()
-				}
+				feed(t, d, events, seed, mode)
 				races := d.Drain()
 				checkNoFalsePositives(t, orc, races)
 				checkExactPairs(t, orc, races)

@@ -727,12 +727,7 @@ func runScenario(t *testing.T, sc *scenario) {
 	for ci, cfg := range sc.configs {
 		t.Run(fmt.Sprintf("config%d/inorder", ci), func(t *testing.T) {
 			d := newDetector(t, cfg)
-			for _, e := range events {
-				if err := d.Add(e, e.Time); err != nil {
-					t.Fatal(err)
-				}
-			}
-			d.Flush()
+			feed(t, d, events, 0, "inorder")
 			checkScenarioRaces(t, sc, d, orc)
 		})
 		for _, seed := range seeds {
