@@ -96,7 +96,7 @@ func TestSharedLockRecords(t *testing.T) {
 	if _, ok := evs[6].attrs[convention.LocksShared]; ok {
 		t.Error("write after the release still carries the lock")
 	}
-	if token != evs[5].str(convention.ThreadID)+"@"+evs[5].attrs[convention.Seq].Emit() {
+	if token != evs[5].str(convention.ThreadID)+"@"+evs[5].attrs[convention.Seq].String() {
 		t.Errorf("release token %q is not the release record's epoch", token)
 	}
 }
@@ -388,7 +388,7 @@ func TestWithSharedLockToken(t *testing.T) {
 		t.Fatalf("tokens %q then %q: want one per release", token, store)
 	}
 	recA := recordedEvents(a.rec.Ended())
-	if rel := recA[len(recA)-1]; rel.name != "raceway.lock.release" || token != rel.str(convention.ThreadID)+"@"+rel.attrs[convention.Seq].Emit() {
+	if rel := recA[len(recA)-1]; rel.name != "raceway.lock.release" || token != rel.str(convention.ThreadID)+"@"+rel.attrs[convention.Seq].String() {
 		t.Errorf("stored token %q is not the epoch of a's release %v", token, rel.attrs)
 	}
 	acq := recordedEvents(b.rec.Ended())[0]
