@@ -78,7 +78,7 @@ func (r Record) Strs(key string) []string { return r.Attrs[key].AsStringSlice() 
 
 // Epoch returns the record's epoch, "thread@seq".
 func (r Record) Epoch() string {
-	return r.Str(convention.ThreadID) + "@" + r.Attrs[convention.Seq].Emit()
+	return r.Str(convention.ThreadID) + "@" + r.Attrs[convention.Seq].String()
 }
 
 // Summary is the record in one line: "write redis/0/k 10→11

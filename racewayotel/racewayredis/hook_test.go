@@ -80,7 +80,7 @@ func TestCommands(t *testing.T) {
 		{"SET … GET, GETSET, GETDEL: the reply is the old value", func(ctx context.Context, r *redis.Client) {
 			r.Set(ctx, "k", "1", 0)
 			r.SetArgs(ctx, "k", "2", redis.SetArgs{Get: true})
-			r.GetSet(ctx, "k", "3")
+			r.Do(ctx, "getset", "k", "3") // GetSet is deprecated; Do replies with a generic Cmd
 			r.GetDel(ctx, "k")
 		}, []string{"write redis/0/k -→1",
 			"read redis/0/k =1 locks=[redis/0/k]", "write redis/0/k 1→2 locks=[redis/0/k]",
