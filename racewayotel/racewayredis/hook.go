@@ -18,20 +18,57 @@ const system = "redis"
 // callerSkip are the packages between the application and the hook.
 var callerSkip = []string{"github.com/redis/go-redis/v9"}
 
-// Option configures a [Hook].
+// Option configures a [Hook] or a [Mutex]; options that do not apply to one
+// are ignored by it.
 type Option interface {
-	apply(*Hook)
+	apply(*config)
 }
 
-type optionFunc func(*Hook)
+type optionFunc func(*config)
 
-func (f optionFunc) apply(h *Hook) { f(h) }
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config holds the options.
+type config struct {
+	db    int
+	dbSet bool // WithDB was given
+	lock  lockConfig
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	return c
+}
+
+// clientDB sets the database to rdb's unless WithDB gave it, and reports
+// whether it is known.
+func (c *config) clientDB(rdb redis.UniversalClient) bool {
+	if c.dbSet {
+		return true
+	}
+	switch r := rdb.(type) {
+	case *redis.Client:
+		c.db = r.Options().DB
+	case *redis.ClusterClient:
+		c.db = 0
+	case *redis.Ring:
+		c.db = r.Options().DB
+	default:
+		return false
+	}
+	return true
+}
 
 // WithDB sets the database number the client's commands address, which
-// names their keys (see [Key]). [Instrument] reads it from the client's
-// options; [NewHook] needs it when it is not 0.
+// names their keys (see [Key]). [Instrument] and [NewMutex] read it from the
+// client's options; [NewHook] needs it when it is not 0.
 func WithDB(db int) Option {
-	return optionFunc(func(h *Hook) { h.db, h.dbSet = db, true })
+	return optionFunc(func(c *config) { c.db, c.dbSet = db, true })
 }
 
 // Hook is a go-redis hook that records every command's accesses to keys as
@@ -41,7 +78,6 @@ func WithDB(db int) Option {
 type Hook struct {
 	rw       *racewayotel.Tracker
 	db       int
-	dbSet    bool   // WithDB was given
 	prefix   string // "redis/<db>/"
 	states   stateTable
 	switched atomic.Bool // a SELECT of another database was seen
@@ -52,14 +88,12 @@ var _ redis.Hook = (*Hook)(nil)
 // NewHook returns a Hook recording through rw, for the database of
 // [WithDB] (0 by default). A nil rw records nothing.
 func NewHook(rw *racewayotel.Tracker, opts ...Option) *Hook {
-	h := &Hook{rw: rw}
-	for _, o := range opts {
-		if o != nil {
-			o.apply(h)
-		}
-	}
-	h.prefix = prefix(h.db)
-	return h
+	c := newConfig(opts)
+	return newHook(rw, c.db)
+}
+
+func newHook(rw *racewayotel.Tracker, db int) *Hook {
+	return &Hook{rw: rw, db: db, prefix: prefix(db)}
 }
 
 // Instrument adds a [Hook] recording through rw to rdb, the hook's
@@ -70,23 +104,14 @@ func NewHook(rw *racewayotel.Tracker, opts ...Option) *Hook {
 //
 // Add it after redisotel's hooks, if any, so that records go to the
 // command's span. WithDB overrides the database; for another kind of client
-// the database must be given with WithDB.
+// than *redis.Client, *redis.ClusterClient and *redis.Ring, it must be
+// given.
 func Instrument(rdb redis.UniversalClient, rw *racewayotel.Tracker, opts ...Option) error {
-	h := NewHook(rw, opts...)
-	if !h.dbSet {
-		switch c := rdb.(type) {
-		case *redis.Client:
-			h.db = c.Options().DB
-		case *redis.ClusterClient:
-			h.db = 0
-		case *redis.Ring:
-			h.db = c.Options().DB
-		default:
-			return fmt.Errorf("racewayredis: cannot tell the database of a %T: pass WithDB", rdb)
-		}
-		h.prefix = prefix(h.db)
+	c := newConfig(opts)
+	if !c.clientDB(rdb) {
+		return fmt.Errorf("racewayredis: cannot tell the database of a %T: pass WithDB", rdb)
 	}
-	rdb.AddHook(h)
+	rdb.AddHook(newHook(rw, c.db))
 	return nil
 }
 

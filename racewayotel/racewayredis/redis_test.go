@@ -27,17 +27,20 @@ func realRedis(t *testing.T) (prefix, addr string) {
 	return prefix, addr
 }
 
-// deleteKeys deletes the keys under prefix.
+// deleteKeys deletes the keys under prefix, and the companion keys of
+// locks under it ("{<prefix>…}:raceway").
 func deleteKeys(t *testing.T, addr, prefix string) {
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Errorf("deleting the test's keys: %v", err)
+	for _, pattern := range []string{prefix + "*", "{" + prefix + "*"} {
+		iter := rdb.Scan(ctx, 0, pattern, 100).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("deleting the test's keys: %v", err)
+		}
 	}
 }
 
