@@ -396,3 +396,68 @@ func TestWithSharedLockToken(t *testing.T) {
 		t.Errorf("b's first record %s after %v, want an acquire after %s", acq.name, acq.strs(convention.After), token)
 	}
 }
+
+// rmw read-modify-writes a shared balance, under the shared lock when
+// locked: a database row two services update.
+func rmw(ctx context.Context, rw *racewayotel.Tracker, locked bool, old, new int) {
+	const row, balance = "postgres/bank/accounts/7", "postgres/bank/accounts/7.balance"
+	if locked {
+		rw.TrackSharedLockAcquire(ctx, row)
+	}
+	rw.TrackSharedStateChange(ctx, balance, nil, old, racewayotel.Read)
+	rw.TrackSharedStateChange(ctx, balance, old, new, racewayotel.Write)
+	if locked {
+		rw.TrackSharedLockRelease(ctx, row)
+	}
+}
+
+// Two services read-modify-write one row in two traces with nothing
+// ordering them: with the row's shared lock held by both there is no race;
+// with one side unlocked, the lost update is found.
+func TestSharedLockAcrossProcesses(t *testing.T) {
+	for _, bLocked := range []bool{true, false} {
+		a, b := newService(t, "orders"), newService(t, "inventory")
+		ctxA, spanA := a.start(context.Background(), "POST /orders")
+		ctxB, spanB := b.start(context.Background(), "POST /reserve")
+		rmw(ctxA, a.rw, true, 100, 99)
+		rmw(ctxB, b.rw, bLocked, 100, 98)
+		spanA.End()
+		spanB.End()
+		got := racesOn(t, events(t, a, b), "postgres/bank/accounts/7.balance")
+		if bLocked && len(got) != 0 {
+			t.Errorf("both hold the row lock: races %v, want none", got)
+		}
+		if !bLocked && !slices.Contains(got, "write/write") {
+			t.Errorf("one side unlocked: races %v, want the write/write of the lost update", got)
+		}
+	}
+}
+
+// The release token carried to the next acquirer orders what the releaser
+// did before the release with what the acquirer does after it, even
+// outside the lock.
+func TestSharedLockTokenOrders(t *testing.T) {
+	for _, carried := range []bool{true, false} {
+		a, b := newService(t, "a"), newService(t, "b")
+		ctxA, spanA := a.start(context.Background(), "a")
+		a.rw.TrackSharedStateChange(ctxA, "redis/0/cart:9", nil, "x", racewayotel.Write)
+		a.rw.TrackSharedLockAcquire(ctxA, "redis/0/lock:cart:9")
+		token := a.rw.TrackSharedLockRelease(ctxA, "redis/0/lock:cart:9")
+		spanA.End()
+		if !carried {
+			token = ""
+		}
+		ctxB, spanB := b.start(context.Background(), "b")
+		b.rw.TrackSharedLockAcquire(ctxB, "redis/0/lock:cart:9", racewayotel.AfterRelease(token))
+		b.rw.TrackSharedLockRelease(ctxB, "redis/0/lock:cart:9")
+		b.rw.TrackSharedStateChange(ctxB, "redis/0/cart:9", "x", "y", racewayotel.Write)
+		spanB.End()
+		got := racesOn(t, events(t, a, b), "redis/0/cart:9")
+		if carried && len(got) != 0 {
+			t.Errorf("token carried: races %v, want none", got)
+		}
+		if !carried && len(got) != 1 {
+			t.Errorf("no token: races %v, want the write/write", got)
+		}
+	}
+}

@@ -48,18 +48,21 @@ func IsRecord(name string) bool {
 // a Raceway record.
 func (d *Decoder) Reset(name string, t time.Time, src Source) bool {
 	after, held := d.ev.After[:0], d.ev.LocksHeld[:0]
+	shared, sharedR := d.ev.SharedLocks[:0], d.ev.SharedRLocks[:0]
 	*d = Decoder{record: IsRecord(name)}
 	if !d.record {
 		return false
 	}
 	d.ev = analysis.Event{
-		After:     after,
-		LocksHeld: held,
-		Service:   src.Service,
-		Process:   src.Process,
-		TraceID:   src.TraceID,
-		SpanID:    src.SpanID,
-		Time:      t,
+		After:        after,
+		LocksHeld:    held,
+		SharedLocks:  shared,
+		SharedRLocks: sharedR,
+		Service:      src.Service,
+		Process:      src.Process,
+		TraceID:      src.TraceID,
+		SpanID:       src.SpanID,
+		Time:         t,
 	}
 	kind, ok := analysis.ParseKind(name[len(EventPrefix):])
 	if !ok {
@@ -86,7 +89,7 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.Epoch.Thread, err = analysis.ParseThreadID(v)
 	case After:
 		d.StrElem(key, v)
-	case LocksHeld:
+	case LocksHeld, LocksShared, RLocksShared:
 		d.StrElem(key, v)
 	case Sync:
 		d.ev.Sync, err = analysis.ParseEpoch(v)
@@ -115,6 +118,15 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.New, d.ev.HasValues = v, true
 	case LockID:
 		d.ev.Lock = v
+	case LockScope:
+		switch v {
+		case ScopeShared:
+			d.ev.LockShared = true
+		case ScopeProcess:
+			d.ev.LockShared = false
+		default:
+			d.fail("unknown lock scope %q", truncate(v))
+		}
 	case CodeFilePath:
 		d.ev.Where.File = v
 	case CodeFunctionName:
@@ -145,13 +157,14 @@ func (d *Decoder) Int(key string, v int64) {
 			return
 		}
 		d.ev.Where.Line = int(v)
-	case ThreadID, Sync, After, VarName, LockID:
+	case ThreadID, Sync, After, VarName, LockID, LockScope, LocksShared, RLocksShared:
 		d.fail("%s must be a string", key)
 	}
 }
 
 // StrElem decodes one element of a string-array attribute (After,
-// LocksHeld). Elements beyond the event limits make the event fail.
+// LocksHeld, LocksShared, RLocksShared). Elements beyond the event limits
+// make the event fail.
 func (d *Decoder) StrElem(key, v string) {
 	if !d.record || d.err != nil {
 		return
@@ -169,12 +182,22 @@ func (d *Decoder) StrElem(key, v string) {
 		}
 		d.ev.After = append(d.ev.After, e)
 	case LocksHeld:
-		if len(d.ev.LocksHeld) == analysis.MaxLocksHeld {
-			d.fail("more than %d %s", analysis.MaxLocksHeld, key)
-			return
-		}
-		d.ev.LocksHeld = append(d.ev.LocksHeld, v)
+		d.ev.LocksHeld = d.appendLock(d.ev.LocksHeld, key, v)
+	case LocksShared:
+		d.ev.SharedLocks = d.appendLock(d.ev.SharedLocks, key, v)
+	case RLocksShared:
+		d.ev.SharedRLocks = d.appendLock(d.ev.SharedRLocks, key, v)
 	}
+}
+
+// appendLock appends the lock name v of the array attribute key to list,
+// failing the event past analysis.MaxLocksHeld names.
+func (d *Decoder) appendLock(list []string, key, v string) []string {
+	if len(list) == analysis.MaxLocksHeld {
+		d.fail("more than %d %s", analysis.MaxLocksHeld, key)
+		return list
+	}
+	return append(list, v)
 }
 
 // Event returns the decoded event, or why it cannot be analysed: the first
