@@ -215,3 +215,26 @@ func RacesOn(t testing.TB, v string, svcs ...*Service) []string {
 	slices.Sort(out)
 	return out
 }
+
+// WaitSpans waits until the service has ended n spans named name (a
+// consumer's span ends after its handler returns), failing the test after
+// 10 seconds.
+func (s *Service) WaitSpans(t testing.TB, name string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := 0
+		for _, sp := range s.Rec.Ended() {
+			if sp.Name() == name {
+				got++
+			}
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s ended %d spans %q after 10s, want %d", s.Name, got, name, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
