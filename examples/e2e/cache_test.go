@@ -59,8 +59,9 @@ var cacheFixtures = []struct {
 // spans to the real otelcol-raceway, and the findings are read back from
 // Jaeger.
 func TestCachesAndBrokers(t *testing.T) {
+	e := newCacheEnv(t) // the servers first: without them, nothing to build
 	s, _ := startStack(t)
-	e := newCacheEnv(t, s)
+	e.s = s
 	ctx := context.Background()
 	start := time.Now()
 	keys := make([]string, len(cacheFixtures))
@@ -306,8 +307,8 @@ type cacheEnv struct {
 	nc *nats.Conn
 }
 
-func newCacheEnv(t *testing.T, s *stack.Stack) *cacheEnv {
-	e := &cacheEnv{s: s, redis: servertest.Redis(t), natsURL: servertest.NATS(t), amqpURL: servertest.RabbitMQ(t),
+func newCacheEnv(t *testing.T) *cacheEnv {
+	e := &cacheEnv{redis: servertest.Redis(t), natsURL: servertest.NATS(t), amqpURL: servertest.RabbitMQ(t),
 		prefix: servertest.Name("raceway-e2e:") + ":"}
 	t.Cleanup(func() {
 		rdb := redis.NewClient(&redis.Options{Addr: e.redis})
