@@ -143,38 +143,52 @@ func (s *Service) Accesses() []string {
 	return out
 }
 
-// Events decodes the records of every service's ended spans with the
-// convention's Decoder, failing the test on any record it rejects.
+// Events decodes the records of every service's ended spans (see Decode).
 func Events(t testing.TB, svcs ...*Service) []analysis.Event {
 	t.Helper()
 	var out []analysis.Event
-	var d convention.Decoder
 	for _, s := range svcs {
-		for _, sp := range s.Rec.Ended() {
-			src := convention.Source{Service: s.Name, TraceID: sp.SpanContext().TraceID(), SpanID: sp.SpanContext().SpanID()}
-			for _, ev := range sp.Events() {
-				if !d.Reset(ev.Name, ev.Time, src) {
-					continue
-				}
-				for _, kv := range ev.Attributes {
-					switch kv.Value.Type() {
-					case attribute.STRING:
-						d.Str(string(kv.Key), kv.Value.AsString())
-					case attribute.INT64:
-						d.Int(string(kv.Key), kv.Value.AsInt64())
-					case attribute.STRINGSLICE:
-						for _, e := range kv.Value.AsStringSlice() {
-							d.StrElem(string(kv.Key), e)
-						}
+		out = append(out, Decode(t, s.Rec.Ended())...)
+	}
+	return out
+}
+
+// Decode decodes the Raceway records of spans with the convention's
+// Decoder, the service being each span's resource's service.name, failing
+// the test on any record it rejects.
+func Decode(t testing.TB, spans []sdktrace.ReadOnlySpan) []analysis.Event {
+	t.Helper()
+	var out []analysis.Event
+	var d convention.Decoder
+	for _, sp := range spans {
+		src := convention.Source{TraceID: sp.SpanContext().TraceID(), SpanID: sp.SpanContext().SpanID()}
+		if v, ok := sp.Resource().Set().Value("service.name"); ok {
+			src.Service = v.AsString()
+		}
+		for _, ev := range sp.Events() {
+			if !d.Reset(ev.Name, ev.Time, src) {
+				continue
+			}
+			for _, kv := range ev.Attributes {
+				switch kv.Value.Type() {
+				case attribute.STRING:
+					d.Str(string(kv.Key), kv.Value.AsString())
+				case attribute.INT64:
+					d.Int(string(kv.Key), kv.Value.AsInt64())
+				case attribute.STRINGSLICE:
+					for _, e := range kv.Value.AsStringSlice() {
+						d.StrElem(string(kv.Key), e)
 					}
 				}
-				e, err := d.Event()
-				if err != nil {
-					t.Fatalf("%s: span %q event %q: %v", s.Name, sp.Name(), ev.Name, err)
-				}
-				e.After, e.LocksHeld = slices.Clone(e.After), slices.Clone(e.LocksHeld)
-				out = append(out, e)
 			}
+			e, err := d.Event()
+			if err != nil {
+				t.Fatalf("span %q event %q: %v", sp.Name(), ev.Name, err)
+			}
+			// The Decoder reuses its slices for the next event.
+			e.After, e.LocksHeld = slices.Clone(e.After), slices.Clone(e.LocksHeld)
+			e.SharedLocks, e.SharedRLocks = slices.Clone(e.SharedLocks), slices.Clone(e.SharedRLocks)
+			out = append(out, e)
 		}
 	}
 	return out
