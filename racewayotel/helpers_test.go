@@ -2,13 +2,9 @@ package racewayotel_test
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 
-	"go.opentelemetry.io/otel/attribute"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -34,22 +30,8 @@ func newService(t testing.TB, name string, opts ...racewayotel.Option) *service 
 
 func newServiceWith(t testing.TB, name string, tpOpts []sdktrace.TracerProviderOption, opts ...racewayotel.Option) *service {
 	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tpOpts = append([]sdktrace.TracerProviderOption{
-		sdktrace.WithSpanProcessor(rec),
-		sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", name))),
-	}, tpOpts...)
-	tp := sdktrace.NewTracerProvider(tpOpts...)
-	opts = append([]racewayotel.Option{
-		racewayotel.WithTracerProvider(tp),
-		racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()),
-		racewayotel.WithProcessID(name + "-1"),
-		racewayotel.WithLogger(slog.New(slog.DiscardHandler)),
-	}, opts...)
-	rw := racewayotel.New(opts...)
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return &service{name: name, rec: rec, tp: tp, rw: rw, tracer: tp.Tracer("test")}
+	s := racewaytest.NewServiceWith(t, name, tpOpts, opts...)
+	return &service{name: name, rec: s.Rec, tp: s.TP, rw: s.RW, tracer: s.TP.Tracer("test")}
 }
 
 // start starts a span of the service's tracer.

@@ -18,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/raceway-otel/raceway/internal/jaegertest"
+	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/internal/servertest"
 	"github.com/raceway-otel/raceway/internal/stack"
 	"github.com/raceway-otel/raceway/racewayotel"
@@ -223,7 +224,7 @@ func amqpProduceConsume(t *testing.T, e *cacheEnv, key string) {
 	billing := e.service(t, "billing")
 	done := make(chan struct{})
 	var once sync.Once
-	e.consume(t, billing, q, func(ctx context.Context, _ amqp.Delivery) {
+	racewaytest.ConsumeAMQP(t, billing.rw, q, billing.amqpOpts(), func(ctx context.Context, _ amqp.Delivery) {
 		if err := billing.rdb.Set(ctx, key, "billed", 0).Err(); err != nil {
 			t.Error(err)
 		}
@@ -241,14 +242,14 @@ func amqpProduceConsume(t *testing.T, e *cacheEnv, key string) {
 
 func natsTwoConsumers(t *testing.T, e *cacheEnv, key string) {
 	subject := servertest.Name("raceway.e2e.")
-	both := newBoth()
+	workers := racewaytest.NewWorkers()
 	for _, name := range []string{"worker-a", "worker-b"} {
 		w := e.service(t, name)
 		sub, err := e.nats(t).QueueSubscribe(subject, "workers", racewaynats.Handler(w.rw, func(ctx context.Context, msg *nats.Msg) {
 			if err := w.rdb.Set(ctx, key, name, 0).Err(); err != nil {
 				t.Error(err)
 			}
-			both.handled(name)
+			workers.Handled(name)
 		}, w.natsOpts()...))
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +258,7 @@ func natsTwoConsumers(t *testing.T, e *cacheEnv, key string) {
 	}
 	orders := e.service(t, "orders")
 	orders.request(t, func(ctx context.Context) error {
-		for i := 0; i < 200 && !both.done(); i++ { // until both workers got one
+		for i := 0; i < 200 && !workers.Done(); i++ { // until both workers got one
 			if err := racewaynats.Publish(ctx, orders.rw, e.nats(t), &nats.Msg{Subject: subject, Data: []byte{'x'}}, orders.natsOpts()...); err != nil {
 				return err
 			}
@@ -265,20 +266,20 @@ func natsTwoConsumers(t *testing.T, e *cacheEnv, key string) {
 		}
 		return nil
 	})
-	both.wait(t)
+	workers.Wait(t)
 }
 
 func amqpTwoConsumers(t *testing.T, e *cacheEnv, key string) {
 	ch, q := e.queue(t)
-	both := newBoth()
+	workers := racewaytest.NewWorkers()
 	for _, name := range []string{"worker-a", "worker-b"} {
 		w := e.service(t, name)
-		e.consume(t, w, q, func(ctx context.Context, _ amqp.Delivery) {
+		racewaytest.ConsumeAMQP(t, w.rw, q, w.amqpOpts(), func(ctx context.Context, _ amqp.Delivery) {
 			if err := w.rdb.Set(ctx, key, name, 0).Err(); err != nil {
 				t.Error(err)
 			}
 			time.Sleep(5 * time.Millisecond) // the other worker takes the next one
-			both.handled(name)
+			workers.Handled(name)
 		})
 	}
 	orders := e.service(t, "orders")
@@ -290,7 +291,7 @@ func amqpTwoConsumers(t *testing.T, e *cacheEnv, key string) {
 		}
 		return nil
 	})
-	both.wait(t)
+	workers.Wait(t)
 }
 
 // cacheEnv is what the fixtures share: the stack, the servers and a key
@@ -299,7 +300,6 @@ type cacheEnv struct {
 	s        *stack.Stack
 	redis    string
 	natsURL  string
-	amqpURL  string
 	prefix   string
 	services []*cacheService
 
@@ -308,18 +308,9 @@ type cacheEnv struct {
 }
 
 func newCacheEnv(t *testing.T) *cacheEnv {
-	e := &cacheEnv{redis: servertest.Redis(t), natsURL: servertest.NATS(t), amqpURL: servertest.RabbitMQ(t),
-		prefix: servertest.Name("raceway-e2e:") + ":"}
-	t.Cleanup(func() {
-		rdb := redis.NewClient(&redis.Options{Addr: e.redis})
-		defer rdb.Close()
-		ctx := context.Background()
-		for _, pattern := range []string{e.prefix + "*", "{" + e.prefix + "*"} {
-			for iter := rdb.Scan(ctx, 0, pattern, 100).Iterator(); iter.Next(ctx); {
-				rdb.Del(ctx, iter.Val())
-			}
-		}
-	})
+	e := &cacheEnv{natsURL: servertest.NATS(t)}
+	servertest.RabbitMQ(t)
+	e.redis, e.prefix = servertest.RedisKeys(t, "raceway-e2e:")
 	return e
 }
 
@@ -418,55 +409,8 @@ func (e *cacheEnv) nats(t *testing.T) *nats.Conn {
 // queue declares a RabbitMQ queue of the fixture's own, deleted at the end
 // of the test, and returns a channel to publish on.
 func (e *cacheEnv) queue(t *testing.T) (*amqp.Channel, string) {
-	ch := e.channel(t)
-	q, err := ch.QueueDeclare(servertest.Name("raceway-e2e-"), false, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := e.channel(t).QueueDelete(q.Name, false, false, false); err != nil {
-			t.Errorf("deleting queue %s: %v", q.Name, err)
-		}
-	})
-	return ch, q.Name
-}
-
-func (e *cacheEnv) channel(t *testing.T) *amqp.Channel {
-	conn, err := amqp.DialConfig(e.amqpURL, amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
-
-// consume handles the deliveries of queue as svc, one at a time, until the
-// test ends.
-func (e *cacheEnv) consume(t *testing.T, svc *cacheService, queue string, handle func(ctx context.Context, d amqp.Delivery)) {
-	ch := e.channel(t)
-	if err := ch.Qos(1, 0, false); err != nil {
-		t.Fatal(err)
-	}
-	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for d := range deliveries {
-			ctx, end := racewayamqp.Consume(context.Background(), svc.rw, d, svc.amqpOpts()...)
-			handle(ctx, d)
-			end()
-			_ = d.Ack(false)
-		}
-	}()
-	t.Cleanup(func() { _ = ch.Close(); wg.Wait() })
+	ch := servertest.RabbitMQChannel(t)
+	return ch, servertest.RabbitMQQueue(t, ch)
 }
 
 // flush exports every service's spans.
@@ -510,44 +454,6 @@ func (e *cacheEnv) writesInJaeger(t *testing.T, s *stack.Stack, v string) int {
 		}
 	}
 	return n
-}
-
-// both waits until two workers have each handled a message.
-type bothWorkers struct {
-	mu   sync.Mutex
-	seen map[string]bool
-	ch   chan struct{}
-}
-
-func newBoth() *bothWorkers { return &bothWorkers{seen: map[string]bool{}, ch: make(chan struct{})} }
-
-func (b *bothWorkers) handled(name string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.seen[name] {
-		b.seen[name] = true
-		if len(b.seen) == 2 {
-			close(b.ch)
-		}
-	}
-}
-
-func (b *bothWorkers) done() bool {
-	select {
-	case <-b.ch:
-		return true
-	default:
-		return false
-	}
-}
-
-func (b *bothWorkers) wait(t *testing.T) {
-	t.Helper()
-	select {
-	case <-b.ch:
-	case <-time.After(20 * time.Second):
-		t.Fatal("after 20s, not both workers had a message")
-	}
 }
 
 func waitFor(t *testing.T, done <-chan struct{}) {

@@ -38,11 +38,18 @@ type Service struct {
 // name+"-1" and opts; it is shut down at the end of the test.
 func NewService(t testing.TB, name string, opts ...racewayotel.Option) *Service {
 	t.Helper()
+	return NewServiceWith(t, name, nil, opts...)
+}
+
+// NewServiceWith is NewService with more options of its TracerProvider.
+func NewServiceWith(t testing.TB, name string, tpOpts []sdktrace.TracerProviderOption, opts ...racewayotel.Option) *Service {
+	t.Helper()
 	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(
+	tpOpts = append([]sdktrace.TracerProviderOption{
 		sdktrace.WithSpanProcessor(rec),
 		sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", name))),
-	)
+	}, tpOpts...)
+	tp := sdktrace.NewTracerProvider(tpOpts...)
 	opts = append([]racewayotel.Option{
 		racewayotel.WithTracerProvider(tp),
 		racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()),

@@ -8,6 +8,7 @@
 package servertest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -15,6 +16,9 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis returns the address of the Redis server for tests:
@@ -82,4 +86,61 @@ func need(t testing.TB, server, addr, start string) string {
 	}
 	t.Skipf("SKIPPED, NEEDS %s: nothing answers at %s (%v). Start it with: %s (CI=true makes this a failure)", server, addr, err, start)
 	return ""
+}
+
+// RedisKeys returns the address of the Redis server for tests and a key
+// prefix of the test's own ("<prefix>…:"); the keys under it, and the
+// companion keys of locks under it ("{<prefix>…}:raceway"), are deleted at
+// the end of the test.
+func RedisKeys(t testing.TB, prefix string) (addr, keyPrefix string) {
+	t.Helper()
+	addr = Redis(t)
+	keyPrefix = Name(prefix) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		defer rdb.Close()
+		for _, pattern := range []string{keyPrefix + "*", "{" + keyPrefix + "*"} {
+			iter := rdb.Scan(ctx, 0, pattern, 100).Iterator()
+			for iter.Next(ctx) {
+				rdb.Del(ctx, iter.Val())
+			}
+			if err := iter.Err(); err != nil {
+				t.Errorf("deleting the test's Redis keys: %v", err)
+			}
+		}
+	})
+	return addr, keyPrefix
+}
+
+// RabbitMQChannel returns a channel on a new connection to the RabbitMQ
+// server for tests, both closed at the end of the test.
+func RabbitMQChannel(t testing.TB) *amqp.Channel {
+	t.Helper()
+	conn, err := amqp.DialConfig(RabbitMQ(t), amqp.Config{Dial: amqp.DefaultDial(5 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// RabbitMQQueue declares a queue of the test's own on ch, deleted at the
+// end of the test.
+func RabbitMQQueue(t testing.TB, ch *amqp.Channel) string {
+	t.Helper()
+	q, err := ch.QueueDeclare(Name("raceway-test-"), false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := RabbitMQChannel(t).QueueDelete(q.Name, false, false, false); err != nil {
+			t.Errorf("deleting queue %s: %v", q.Name, err)
+		}
+	})
+	return q.Name
 }

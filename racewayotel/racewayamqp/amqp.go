@@ -42,31 +42,17 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/internal/broker"
 )
 
-// Option configures the helpers.
-type Option func(*broker.Config)
+// Option configures the helpers: [WithTracerProvider], [WithPropagators].
+type Option = broker.Option
 
 // WithTracerProvider sets the TracerProvider of the producer and consumer
 // spans (default: otel.GetTracerProvider()).
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(c *broker.Config) { c.TracerProvider = tp }
-}
+func WithTracerProvider(tp trace.TracerProvider) Option { return broker.WithTracerProvider(tp) }
 
 // WithPropagators sets the propagators that read a message's headers
 // (default: otel.GetTextMapPropagator()); the producer writes them with the
 // Tracker's. The clock's baggage is read even if they lack Baggage.
-func WithPropagators(p propagation.TextMapPropagator) Option {
-	return func(c *broker.Config) { c.Propagators = p }
-}
-
-func config(opts []Option) broker.Config {
-	var c broker.Config
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	return c
-}
+func WithPropagators(p propagation.TextMapPropagator) Option { return broker.WithPropagators(p) }
 
 func destination(exchange, key string) broker.Destination {
 	d := broker.Destination{System: "rabbitmq", Name: exchange}
@@ -88,7 +74,7 @@ func Publish(ctx context.Context, rw *racewayotel.Tracker, ch *amqp.Channel, exc
 		headers[k] = v
 	}
 	msg.Headers = headers
-	ctx, span := broker.Send(ctx, rw, config(opts), destination(exchange, key), &tableCarrier{t: headers})
+	ctx, span := broker.Send(ctx, rw, broker.NewConfig(opts), destination(exchange, key), &tableCarrier{t: headers})
 	defer span.End()
 	return ch.PublishWithContext(ctx, exchange, key, mandatory, immediate, msg)
 }
@@ -97,7 +83,7 @@ func Publish(ctx context.Context, rw *racewayotel.Tracker, ch *amqp.Channel, exc
 // after d's publish; call end when d is handled.
 func Consume(ctx context.Context, rw *racewayotel.Tracker, d amqp.Delivery, opts ...Option) (_ context.Context, end func()) {
 	tc := tableCarrier{t: d.Headers}
-	ctx, end = broker.Receive(ctx, rw, config(opts), destination(d.Exchange, d.RoutingKey), &tc)
+	ctx, end = broker.Receive(ctx, rw, broker.NewConfig(opts), destination(d.Exchange, d.RoutingKey), &tc)
 	if tc.unreadable {
 		rw.CountSkipped("rabbitmq", "unreadable header")
 	}

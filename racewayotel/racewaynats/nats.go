@@ -38,31 +38,17 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/internal/broker"
 )
 
-// Option configures the helpers.
-type Option func(*broker.Config)
+// Option configures the helpers: [WithTracerProvider], [WithPropagators].
+type Option = broker.Option
 
 // WithTracerProvider sets the TracerProvider of the producer and consumer
 // spans (default: otel.GetTracerProvider()).
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(c *broker.Config) { c.TracerProvider = tp }
-}
+func WithTracerProvider(tp trace.TracerProvider) Option { return broker.WithTracerProvider(tp) }
 
 // WithPropagators sets the propagators that read a message's headers
 // (default: otel.GetTextMapPropagator()); the producer writes them with the
 // Tracker's. The clock's baggage is read even if they lack Baggage.
-func WithPropagators(p propagation.TextMapPropagator) Option {
-	return func(c *broker.Config) { c.Propagators = p }
-}
-
-func config(opts []Option) broker.Config {
-	var c broker.Config
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	return c
-}
+func WithPropagators(p propagation.TextMapPropagator) Option { return broker.WithPropagators(p) }
 
 func destination(subject string) broker.Destination {
 	return broker.Destination{System: "nats", Name: subject}
@@ -73,14 +59,14 @@ func destination(subject string) broker.Destination {
 // h (which must not be nil). Send the message with the returned context
 // and end the span.
 func Inject(ctx context.Context, rw *racewayotel.Tracker, subject string, h nats.Header, opts ...Option) (context.Context, trace.Span) {
-	return broker.Send(ctx, rw, config(opts), destination(subject), headerCarrier(h))
+	return broker.Send(ctx, rw, broker.NewConfig(opts), destination(subject), headerCarrier(h))
 }
 
 // Extract starts the consumer span of a message received on subject with
 // headers h, and a logical thread that starts after the producer's send;
 // call end when the message is handled.
 func Extract(ctx context.Context, rw *racewayotel.Tracker, subject string, h nats.Header, opts ...Option) (_ context.Context, end func()) {
-	return broker.Receive(ctx, rw, config(opts), destination(subject), headerCarrier(h))
+	return broker.Receive(ctx, rw, broker.NewConfig(opts), destination(subject), headerCarrier(h))
 }
 
 // Publish publishes msg on nc from the calling thread (see [Inject]),
@@ -98,7 +84,7 @@ func Publish(ctx context.Context, rw *racewayotel.Tracker, nc *nats.Conn, msg *n
 // that runs h for each message on a logical thread of its own that starts
 // after the message's publish (see [Extract]).
 func Handler(rw *racewayotel.Tracker, h func(context.Context, *nats.Msg), opts ...Option) nats.MsgHandler {
-	c := config(opts)
+	c := broker.NewConfig(opts)
 	return func(msg *nats.Msg) {
 		if isStatus(msg) {
 			rw.CountSkipped("nats", "status message")

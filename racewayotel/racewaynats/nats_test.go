@@ -2,8 +2,6 @@ package racewaynats_test
 
 import (
 	"context"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/internal/servertest"
 	"github.com/raceway-otel/raceway/racewayotel"
-	"github.com/raceway-otel/raceway/racewayotel/convention"
 	"github.com/raceway-otel/raceway/racewayotel/racewaynats"
 )
 
@@ -51,29 +48,7 @@ func TestProduceThenConsume(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, done)
-	cons.WaitSpans(t, "process "+subject, 1)
-
-	var send string
-	for _, r := range prod.Records() {
-		if r.Name == "raceway.rpc.send" {
-			send = r.Epoch()
-			if r.Span != "send "+subject {
-				t.Errorf("send recorded on span %q, want the producer span", r.Span)
-			}
-		}
-	}
-	starts := 0
-	for _, r := range cons.Records() {
-		if r.Name == "raceway.thread.start" {
-			starts++
-			if after := r.Strs(convention.After); !slices.Equal(after, []string{send}) || r.Span != "process "+subject {
-				t.Errorf("consumer thread starts after %v on span %q, want after the send %s on the consumer span", after, r.Span, send)
-			}
-		}
-	}
-	if send == "" || starts != 1 {
-		t.Fatalf("send %q, %d consumer threads: want one of each", send, starts)
-	}
+	racewaytest.CheckConsumedAfterSend(t, prod, cons, "process "+subject)
 	if got := racewaytest.RacesOn(t, order, prod, cons); len(got) > 0 {
 		t.Errorf("races %v, want none: the consumer runs after the publish", got)
 	}
@@ -85,9 +60,7 @@ func TestQueueConsumersRace(t *testing.T) {
 	nc, subject := connect(t)
 	prod := racewaytest.NewService(t, "orders")
 	const counter = "redis/0/orders:handled"
-	var mu sync.Mutex
-	handled := map[string]int{}
-	both := make(chan struct{})
+	workers := racewaytest.NewWorkers()
 	var cons []*racewaytest.Service
 	for _, name := range []string{"worker-a", "worker-b"} {
 		s := racewaytest.NewService(t, name)
@@ -95,11 +68,7 @@ func TestQueueConsumersRace(t *testing.T) {
 		cnc, _ := connect(t)
 		_, err := cnc.QueueSubscribe(subject, "workers", racewaynats.Handler(s.RW, func(ctx context.Context, msg *nats.Msg) {
 			s.RW.TrackSharedStateChange(ctx, counter, nil, string(msg.Data), racewayotel.Write)
-			mu.Lock()
-			defer mu.Unlock()
-			if handled[name]++; handled[name] == 1 && len(handled) == 2 {
-				close(both)
-			}
+			workers.Handled(name)
 		}, racewaynats.WithTracerProvider(s.TP)))
 		if err != nil {
 			t.Fatal(err)
@@ -109,37 +78,15 @@ func TestQueueConsumersRace(t *testing.T) {
 		}
 	}
 	ctx, span := prod.Start(context.Background(), "produce")
-	deadline := time.After(10 * time.Second)
-publish:
-	for i := 0; i < 200; i++ { // until both workers got one
+	for i := 0; i < 200 && !workers.Done(); i++ { // until both workers got one
 		if err := racewaynats.Publish(ctx, prod.RW, nc, &nats.Msg{Subject: subject, Data: []byte{'0' + byte(i%10)}}, racewaynats.WithTracerProvider(prod.TP)); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case <-both:
-			break publish
-		case <-deadline:
-			t.Fatalf("handled %v after 10s", handled)
-		case <-time.After(5 * time.Millisecond):
-		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	span.End()
-	for _, s := range cons {
-		s.WaitSpans(t, "process "+subject, 1)
-	}
-	races := racewaytest.Races(t, racewaytest.Events(t, append(cons, prod)...))
-	cross := false
-	for _, r := range races {
-		if r.Var == counter && r.Previous.Service != r.Current.Service {
-			cross = true
-		}
-		if r.Var == counter && r.Previous.Service == r.Current.Service {
-			t.Errorf("race within %s: one subscription's messages are handled one after the other", r.Current.Service)
-		}
-	}
-	if !cross {
-		t.Errorf("no race between the two workers on %s: %d races", counter, len(races))
-	}
+	workers.Wait(t)
+	racewaytest.CheckConsumersRace(t, counter, "process "+subject, cons...)
 }
 
 // A status message is not an application message: no consumer thread,

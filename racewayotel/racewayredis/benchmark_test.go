@@ -129,4 +129,3 @@ func benchSpans(b *testing.B, captured bool, instrument func(*racewayotel.Tracke
 		return cur
 	}
 }
-

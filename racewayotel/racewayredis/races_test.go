@@ -51,22 +51,12 @@ func TestRacesBetweenServices(t *testing.T) {
 		return err
 	}
 	checkAndSet := func(ctx context.Context, _ *racewaytest.Service, r *redis.Client, k string) error {
-		for {
-			err := r.Watch(ctx, func(tx *redis.Tx) error {
-				n, err := tx.Get(ctx, k).Int()
-				if err != nil && !errors.Is(err, redis.Nil) {
-					return err
-				}
-				_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-					p.Set(ctx, k, n+1, 0)
-					return nil
-				})
-				return err
-			}, k)
-			if !errors.Is(err, redis.TxFailedErr) {
+		for range 100 { // until the transaction commits
+			if err := watchIncrement(ctx, r, k); !errors.Is(err, redis.TxFailedErr) {
 				return err
 			}
 		}
+		return errors.New("100 aborted transactions in a row")
 	}
 	hincr := func(ctx context.Context, _ *racewaytest.Service, r *redis.Client, k string) error {
 		return r.HIncrBy(ctx, k, "qty", 1).Err()

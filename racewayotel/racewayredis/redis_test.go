@@ -17,31 +17,12 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/racewayredis"
 )
 
-// realRedis returns a key prefix of the test's own, deleted at its end,
-// and the address of the real Redis.
+// realRedis returns the address of the real Redis and a key prefix of the
+// test's own, whose keys are deleted at its end.
 func realRedis(t *testing.T) (prefix, addr string) {
 	t.Helper()
-	addr = servertest.Redis(t)
-	prefix = servertest.Name("raceway-test:") + ":"
-	t.Cleanup(func() { deleteKeys(t, addr, prefix) })
+	addr, prefix = servertest.RedisKeys(t, "raceway-test:")
 	return prefix, addr
-}
-
-// deleteKeys deletes the keys under prefix, and the companion keys of
-// locks under it ("{<prefix>…}:raceway").
-func deleteKeys(t *testing.T, addr, prefix string) {
-	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
-	for _, pattern := range []string{prefix + "*", "{" + prefix + "*"} {
-		iter := rdb.Scan(ctx, 0, pattern, 100).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("deleting the test's keys: %v", err)
-		}
-	}
 }
 
 // Two services read a key with GET and write it back with SET,
@@ -112,18 +93,7 @@ func TestWatchAbortedWritesNothing(t *testing.T) {
 			ctx, span := s.Start(context.Background(), "increment")
 			defer span.End()
 			for range tries {
-				err := r.Watch(ctx, func(tx *redis.Tx) error {
-					n, err := tx.Get(ctx, k).Int()
-					if err != nil && !errors.Is(err, redis.Nil) {
-						return err
-					}
-					_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-						p.Set(ctx, k, n+1, 0)
-						return nil
-					})
-					return err
-				}, k)
-				if err != nil && !errors.Is(err, redis.TxFailedErr) {
+				if err := watchIncrement(ctx, r, k); err != nil && !errors.Is(err, redis.TxFailedErr) {
 					t.Error(err)
 				}
 			}
@@ -148,4 +118,20 @@ func TestWatchAbortedWritesNothing(t *testing.T) {
 		t.Errorf("Stats.CaptureSkipped = %d, want the %d aborted transactions", n, aborted)
 	}
 	t.Logf("%d transactions committed, %d aborted", final, aborted)
+}
+
+// watchIncrement increments k with an optimistic transaction (WATCH, GET,
+// MULTI, SET, EXEC), once: redis.TxFailedErr when k changed meanwhile.
+func watchIncrement(ctx context.Context, r *redis.Client, k string) error {
+	return r.Watch(ctx, func(tx *redis.Tx) error {
+		n, err := tx.Get(ctx, k).Int()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, k, n+1, 0)
+			return nil
+		})
+		return err
+	}, k)
 }

@@ -31,6 +31,35 @@ type Config struct {
 	Propagators propagation.TextMapPropagator
 }
 
+// Option configures a helper; the helpers' packages name it as their own
+// Option.
+type Option func(*Config)
+
+// WithTracerProvider sets the TracerProvider of the producer and consumer
+// spans (default: otel.GetTracerProvider()).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *Config) { c.TracerProvider = tp }
+}
+
+// WithPropagators sets the propagators that read a message's headers
+// (default: otel.GetTextMapPropagator()); the producer writes them with the
+// Tracker's (racewayotel.WithPropagators). The clock's baggage is read even
+// if they lack Baggage.
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return func(c *Config) { c.Propagators = p }
+}
+
+// NewConfig applies opts.
+func NewConfig(opts []Option) Config {
+	var c Config
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
 func (c Config) tracer() trace.Tracer {
 	tp := c.TracerProvider
 	if tp == nil {
