@@ -6,12 +6,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/raceway-otel/raceway/analysis"
 )
 
 // Values are recorded where the command carries them: a read's reply (GET,
 // MGET, HGET, HGETALL…), a write's argument (SET, MSET, HSET…), a counter's
 // reply (INCR…, whose old value is the reply less the increment). Values go
-// through racewayotel, which cuts them to analysis.MaxValueLen bytes.
+// through racewayotel, which cuts them to analysis.MaxValueLen bytes; byte
+// slices are cut before they are copied into a string.
 
 // argText returns an argument as go-redis writes it on the wire, for the
 // types that need no marshalling; false for the others (a value that
@@ -65,6 +68,9 @@ func argValue(args []any, i int) any {
 	if i >= len(args) {
 		return nil
 	}
+	if b, ok := args[i].([]byte); ok { // no copy of a large value
+		return string(b[:min(len(b), analysis.MaxValueLen)])
+	}
 	if s, ok := argText(args[i]); ok {
 		return s
 	}
@@ -110,7 +116,8 @@ func reply(cmd redis.Cmder, err error) any {
 	case *redis.FloatCmd:
 		return c.Val()
 	case *redis.ZeroCopyStringCmd:
-		return string(c.Bytes())
+		b := c.Bytes()
+		return string(b[:min(len(b), analysis.MaxValueLen)])
 	case *redis.Cmd:
 		return element(c.Val())
 	}
@@ -124,7 +131,7 @@ func element(v any) any {
 	case string, int64, float64:
 		return v
 	case []byte:
-		return string(v)
+		return string(v[:min(len(v), analysis.MaxValueLen)])
 	}
 	return nil
 }
