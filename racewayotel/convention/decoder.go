@@ -12,8 +12,10 @@ import (
 // Source is where a span event was recorded: the span's resource and ids.
 type Source struct {
 	Service string // the resource's service.name
-	// Process is the default process identity (for example the resource's
-	// service.instance.id); a ProcessID attribute on the event wins.
+	// Process is the default process identity: the resource's
+	// service.instance.id. A non-empty ProcessID attribute on the event
+	// wins; with neither, a process-scoped access is rejected
+	// ([ErrNoProcess]).
 	Process string
 	TraceID [16]byte
 	SpanID  [8]byte
@@ -23,6 +25,15 @@ type Source struct {
 // Raceway record (its name lacks EventPrefix, or it is a RaceEvent).
 var ErrNotRecord = errors.New("convention: not a Raceway record")
 
+// ErrNoProcess is returned by [Decoder.Event] for a process-scoped read or
+// write that names no process: neither a ProcessID attribute nor
+// [Source.Process] (the resource's service.instance.id). Such a variable
+// cannot be told apart from the variable of the same name in another
+// instance of the service, so guessing an identity could report a race
+// between two processes that share nothing; the record is rejected instead.
+var ErrNoProcess = errors.New("convention: process-scoped access without a process identity (" +
+	ProcessID + " or the resource's service.instance.id)")
+
 // Decoder turns the attributes of one span event into an analysis.Event in a
 // single pass, without knowing the attribute representation: adapters for
 // pdata, the OTel SDK or anything else call [Decoder.Str], [Decoder.Int] and
@@ -31,7 +42,13 @@ var ErrNotRecord = errors.New("convention: not a Raceway record")
 // analysis.Detector.Add copies what it keeps.
 //
 // Unknown attributes are ignored, so that producers may add their own.
-// Malformed known attributes make [Decoder.Event] fail.
+// Malformed known attributes make [Decoder.Event] fail, and so does a known
+// attribute of another type than the convention's: a string attribute given
+// as a number or an array, an integer given as a string, an array given as
+// a number, or any of them given as a type the convention never uses
+// ([Decoder.Mistyped]). A string attribute given as a plain string where an
+// array is expected (After, LocksHeld, LocksShared, RLocksShared) is read as
+// a one-element array.
 type Decoder struct {
 	ev     analysis.Event
 	record bool
@@ -100,7 +117,9 @@ func (d *Decoder) Str(key, v string) {
 		}
 		d.ev.Origin = o
 	case ProcessID:
-		d.ev.Process = v
+		if v != "" { // empty means absent: the source's identity stands
+			d.ev.Process = v
+		}
 	case VarName:
 		d.ev.Var = v
 	case VarScope:
@@ -133,6 +152,8 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.Where.Function = v
 	case ThreadName:
 		d.ev.ThreadName = v
+	case Seq, CodeLineNumber:
+		d.fail("%s must be an int", key)
 	}
 	if err != nil {
 		d.fail("%s: %v", key, err)
@@ -157,9 +178,34 @@ func (d *Decoder) Int(key string, v int64) {
 			return
 		}
 		d.ev.Where.Line = int(v)
-	case ThreadID, Sync, After, VarName, LockID, LockScope, LocksShared, RLocksShared:
-		d.fail("%s must be a string", key)
+	default:
+		if stringKey(key) {
+			d.fail("%s must be a string", key)
+		}
 	}
+}
+
+// Mistyped decodes an attribute of a type the convention never uses (a
+// boolean, a number with a fraction, bytes, a map, an array element that is
+// not a string): it makes the event fail if key is one the decoder reads.
+func (d *Decoder) Mistyped(key string) {
+	if !d.record || d.err != nil {
+		return
+	}
+	if stringKey(key) || key == Seq || key == CodeLineNumber {
+		d.fail("%s has a type the convention does not use", key)
+	}
+}
+
+// stringKey reports whether key is an attribute the decoder reads as a
+// string or an array of strings.
+func stringKey(key string) bool {
+	switch key {
+	case ThreadID, After, Sync, Origin, ProcessID, VarName, VarScope, ValueOld, ValueNew,
+		LockID, LockScope, LocksHeld, LocksShared, RLocksShared, CodeFilePath, CodeFunctionName, ThreadName:
+		return true
+	}
+	return false
 }
 
 // StrElem decodes one element of a string-array attribute (After,
@@ -187,6 +233,10 @@ func (d *Decoder) StrElem(key, v string) {
 		d.ev.SharedLocks = d.appendLock(d.ev.SharedLocks, key, v)
 	case RLocksShared:
 		d.ev.SharedRLocks = d.appendLock(d.ev.SharedRLocks, key, v)
+	default:
+		if stringKey(key) || key == Seq || key == CodeLineNumber {
+			d.fail("%s must not be an array", key)
+		}
 	}
 }
 
@@ -201,7 +251,7 @@ func (d *Decoder) appendLock(list []string, key, v string) []string {
 }
 
 // Event returns the decoded event, or why it cannot be analysed: the first
-// malformed attribute, or analysis.Event.Validate's verdict.
+// malformed attribute, analysis.Event.Validate's verdict, or [ErrNoProcess].
 func (d *Decoder) Event() (analysis.Event, error) {
 	if !d.record {
 		return analysis.Event{}, ErrNotRecord
@@ -211,6 +261,9 @@ func (d *Decoder) Event() (analysis.Event, error) {
 	}
 	if err := d.ev.Validate(); err != nil {
 		return analysis.Event{}, err
+	}
+	if d.ev.Kind.IsAccess() && !d.ev.Shared && d.ev.Process == "" {
+		return analysis.Event{}, ErrNoProcess
 	}
 	return d.ev, nil
 }
