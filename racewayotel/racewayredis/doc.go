@@ -61,6 +61,14 @@
 // whose release token travels in a companion key so that the next holder's
 // acquire happens after the previous holder's release.
 //
+// A lock of the application's own is declared the same way by hand: run its
+// commands with [WithoutCapture] (they are synchronisation, not shared
+// state), call Tracker.TrackSharedLockAcquire(ctx, Key(db, lockKey)) once it
+// is held and Tracker.TrackSharedLockRelease before it is released. Storing
+// the token TrackSharedLockRelease returns with the lock (in its value, or a
+// key beside it, in the same atomic step as the release) and passing it to
+// racewayotel.AfterRelease on the next acquire gives the exact edge.
+//
 // # Limits
 //
 // The capture sees commands, not what the application does between them:
