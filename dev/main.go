@@ -91,6 +91,7 @@ var benches = []struct {
 }{
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
+	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/racewayredis/"}},
 	{"processor/racewayprocessor", "", []string{"go", "test", "-run", "XXX", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
 	{"collector/e2e", "RACEWAY_E2E_BENCH=1", []string{"go", "test", "-count=1", "-run", "CPUPerSpan", "-v", "."}},
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/petermattis/goid"
 	"go.opentelemetry.io/otel/attribute"
@@ -133,26 +134,70 @@ const maxCallerDepth = 48
 
 // callerOutside returns the location of the first caller of its caller's
 // caller that is outside racewayotel's packages and the packages skip, or
-// nil when every frame searched is inside them.
+// nil when every frame searched is inside them. An external test package
+// (path ending in _test) counts as outside.
 func callerOutside(skip []string) *location {
+	// Most callers are a few frames up: unwind 8 frames, then the rest.
 	var pcs [maxCallerDepth]uintptr
-	n := runtime.Callers(3, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := frames.Next()
-		pkg := funcPackage(f.Function)
-		if pkg != "" && !inPackage(pkg, ownPackage) && !inAnyPackage(pkg, skip) {
-			return &location{
-				function: f.Function,
-				file:     attribute.String(convention.CodeFilePath, f.File),
-				line:     attribute.Int(convention.CodeLineNumber, f.Line),
-				fn:       attribute.String(convention.CodeFunctionName, f.Function),
+	for from, to := 0, 8; from < to; from, to = to, maxCallerDepth {
+		n := runtime.Callers(3+from, pcs[from:to])
+		for _, pc := range pcs[from : from+n] {
+			fs := framesOf(pc)
+			for i, pkg := range fs.pkgs {
+				if pkg != "" && (!inPackage(pkg, ownPackage) || strings.HasSuffix(pkg, "_test")) && !inAnyPackage(pkg, skip) {
+					return fs.locs[i]
+				}
 			}
 		}
-		if !more {
-			return nil
+		if from+n < to {
+			return nil // the stack ended
 		}
 	}
+	return nil
+}
+
+// pcFrames are the frames a program counter stands for (more than one
+// where calls were inlined), innermost first: their packages and locations.
+type pcFrames struct {
+	pkgs []string
+	locs []*location
+}
+
+// frameCache caches pcFrames by program counter, for at most maxLocations
+// program counters (beyond, they are resolved on every call), so that a
+// capture resolves its call stack's frames once rather than on every
+// access.
+var (
+	frameCache    sync.Map // uintptr → *pcFrames
+	frameCacheLen atomic.Int64
+)
+
+// framesOf returns the frames of a program counter from runtime.Callers.
+func framesOf(pc uintptr) *pcFrames {
+	if v, ok := frameCache.Load(pc); ok {
+		return v.(*pcFrames)
+	}
+	fs := &pcFrames{}
+	frames := runtime.CallersFrames([]uintptr{pc})
+	for {
+		f, more := frames.Next()
+		fs.pkgs = append(fs.pkgs, funcPackage(f.Function))
+		fs.locs = append(fs.locs, &location{
+			function: f.Function,
+			file:     attribute.String(convention.CodeFilePath, f.File),
+			line:     attribute.Int(convention.CodeLineNumber, f.Line),
+			fn:       attribute.String(convention.CodeFunctionName, f.Function),
+		})
+		if !more {
+			break
+		}
+	}
+	if frameCacheLen.Load() < maxLocations {
+		if _, loaded := frameCache.LoadOrStore(pc, fs); !loaded {
+			frameCacheLen.Add(1)
+		}
+	}
+	return fs
 }
 
 // funcPackage returns the package path of a function name as
