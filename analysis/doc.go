@@ -24,6 +24,15 @@
 // strand; a read/write lock is two (writer releases, reader releases), readers
 // acquire after the writer strand and writers after both.
 //
+// Shared locks (a database row lock, a Redis SET NX lock, an advisory lock:
+// see [Event.LockShared]) serialise several processes but give no edge: no
+// process sees the others' releases. Accesses name the shared locks they
+// hold ([Event.SharedLocks], [Event.SharedRLocks]), and two accesses of
+// which one holds a name exclusively and the other in either mode are never
+// reported against each other. A shared-lock acquire may also carry the
+// previous release's epoch in After, when the lock's store carried it: an
+// ordinary, exact edge.
+//
 // On the wire only one epoch travels (see [MaxEpochTextLen]): the sender's.
 // The [Detector] rebuilds vector clocks from the edges, so the size of what
 // travels does not grow with chain length or fan-out and no precision is lost.
@@ -32,11 +41,15 @@
 //
 // The [Detector] buffers events until their predecessors have been analysed
 // (or a wait time has passed), so that it analyses them in an order
-// consistent with happens-before whatever their arrival order. Per variable it
-// keeps FastTrack state (the last write's epoch, the last read's epoch,
-// inflated to one read per thread only when reads are concurrent) plus a short
-// bounded history, so that the common case costs O(1) per access. Every
-// structure is bounded (variables, history, threads, clock entries, pending
-// events) with the oldest evicted first and every eviction counted in
-// [Stats].
+// consistent with happens-before whatever their arrival order. Per variable
+// it keeps FastTrack state (the last write, the last read or the concurrent
+// reads), so that the common case costs O(1) per access, plus every access
+// no later one supersedes and a short history, so that every racing pair is
+// reported, once. Every structure is bounded (variables, history, threads,
+// clock entries, pending events) with the least recently used evicted first
+// and every eviction counted in [Stats]; a bound can hide a race, never
+// invent one.
+//
+// The design, its approximations and what each may hide are in the
+// repository's docs/design.md.
 package analysis

@@ -90,8 +90,15 @@ func writeAccess(b *strings.Builder, prefix string, a *Access) {
 	default:
 		b.WriteString("  value not recorded")
 	}
-	fmt.Fprintf(b, ", locks held: %s\n", appendLocks(nil, a.LocksHeld))
-	fmt.Fprintf(b, "  trace %s span %s epoch %s\n", shortTrace(a.TraceID), hex.EncodeToString(a.SpanID[:]), a.Epoch)
+	held := sharedLocksText(a.SharedLocks, a.SharedRLocks, "")
+	switch {
+	case held == "":
+		held = locksText(a.LocksHeld)
+	case len(a.LocksHeld) > 0:
+		held = locksText(a.LocksHeld) + ", " + held
+	}
+	fmt.Fprintf(b, ", locks held: %s\n", held)
+	fmt.Fprintf(b, "  trace %s span %s epoch %s\n", traceText(a.TraceID), hex.EncodeToString(a.SpanID[:]), a.Epoch)
 }
 
 func writeThread(b *strings.Builder, a *Access) {

@@ -21,6 +21,7 @@ var modules = []string{
 	".",
 	"processor/racewayprocessor",
 	"exporter/racewayexporter",
+	"dashboards",
 	"collector/e2e",
 }
 
@@ -88,11 +89,11 @@ var benches = []struct {
 	dir  string
 	args []string
 }{
-	{".", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|Floor|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
-	{".", []string{"go", "test", "-run", "^$", "-bench", "EventCost", "-benchmem", "-count=3", "./analysis/"}},
+	{".", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
 	{".", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
+	{".", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/racewayredis/"}},
 	{"processor/racewayprocessor", []string{"go", "test", "-run", "^$", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
-	{"collector/e2e", []string{"go", "test", "-run", "^$", "-bench", "CollectorCPUPerSpan", "-benchtime", "300x", "-count", "3", "."}},
+	{"collector/e2e", []string{"go", "test", "-run", "^$", "-bench", "CollectorCPUPerSpan", "-benchtime", "200x", "-count", "3", "."}},
 	{"collector/e2e", []string{"go", "test", "-run", "^$", "-bench", "CollectorMemoryPerVariable", "-benchtime", "5x", "."}},
 }
 

@@ -11,6 +11,8 @@ import (
 const (
 	sourceBaggage = "baggage"
 	sourceHeader  = "response header"
+	// sourceLockToken is a shared lock's release token (AfterRelease).
+	sourceLockToken = "lock token"
 )
 
 // inboundClock parses a clock received from another process. A clock that

@@ -2,21 +2,16 @@ package racewayotel_test
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
-	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/analysis"
+	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/racewayotel"
-	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
 // service is one simulated process: a TracerProvider recording into a
@@ -35,22 +30,8 @@ func newService(t testing.TB, name string, opts ...racewayotel.Option) *service 
 
 func newServiceWith(t testing.TB, name string, tpOpts []sdktrace.TracerProviderOption, opts ...racewayotel.Option) *service {
 	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tpOpts = append([]sdktrace.TracerProviderOption{
-		sdktrace.WithSpanProcessor(rec),
-		sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", name))),
-	}, tpOpts...)
-	tp := sdktrace.NewTracerProvider(tpOpts...)
-	opts = append([]racewayotel.Option{
-		racewayotel.WithTracerProvider(tp),
-		racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()),
-		racewayotel.WithProcessID(name + "-1"),
-		racewayotel.WithLogger(slog.New(slog.DiscardHandler)),
-	}, opts...)
-	rw := racewayotel.New(opts...)
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return &service{name: name, rec: rec, tp: tp, rw: rw, tracer: tp.Tracer("test")}
+	s := racewaytest.NewServiceWith(t, name, tpOpts, opts...)
+	return &service{name: name, rec: s.Rec, tp: s.TP, rw: s.RW, tracer: s.TP.Tracer("test")}
 }
 
 // start starts a span of the service's tracer.
@@ -62,38 +43,7 @@ func (s *service) start(ctx context.Context, name string) (context.Context, trac
 // on any record the convention's Decoder rejects.
 func decode(t testing.TB, spans []sdktrace.ReadOnlySpan) []analysis.Event {
 	t.Helper()
-	var out []analysis.Event
-	var d convention.Decoder
-	for _, s := range spans {
-		src := convention.Source{TraceID: s.SpanContext().TraceID(), SpanID: s.SpanContext().SpanID()}
-		if v, ok := s.Resource().Set().Value("service.name"); ok {
-			src.Service = v.AsString()
-		}
-		for _, ev := range s.Events() {
-			if !d.Reset(ev.Name, ev.Time, src) {
-				continue
-			}
-			for _, kv := range ev.Attributes {
-				switch kv.Value.Type() {
-				case attribute.STRING:
-					d.Str(string(kv.Key), kv.Value.AsString())
-				case attribute.INT64:
-					d.Int(string(kv.Key), kv.Value.AsInt64())
-				case attribute.STRINGSLICE:
-					for _, e := range kv.Value.AsStringSlice() {
-						d.StrElem(string(kv.Key), e)
-					}
-				}
-			}
-			e, err := d.Event()
-			if err != nil {
-				t.Fatalf("span %q event %q: %v", s.Name(), ev.Name, err)
-			}
-			e.After, e.LocksHeld = slices.Clone(e.After), slices.Clone(e.LocksHeld)
-			out = append(out, e)
-		}
-	}
-	return out
+	return racewaytest.Decode(t, spans)
 }
 
 // events returns the decoded records of every service's ended spans, after
@@ -127,18 +77,7 @@ func events(t testing.TB, svcs ...*service) []analysis.Event {
 // races runs the analysis detector over evs.
 func races(t testing.TB, evs []analysis.Event) []analysis.Race {
 	t.Helper()
-	d, err := analysis.NewDetector(analysis.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	for _, e := range evs {
-		if err := d.Add(e, now); err != nil {
-			t.Fatalf("detector rejected %s %s: %v", e.Kind, e.Epoch, err)
-		}
-	}
-	d.Flush()
-	return d.Drain()
+	return racewaytest.Races(t, evs)
 }
 
 // racesOn returns the races on variable v, as "kind" strings.

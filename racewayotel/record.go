@@ -24,9 +24,11 @@ type record struct {
 	old, new       string
 	hasOld, hasNew bool
 	lock           string
-	function       string // call and return: the function, overriding loc's
-	duration       int64  // return: nanoseconds; 0 for none
-	message        string // error
+	sharedLock     bool     // lock records: lock is a shared lock's fleet-wide name
+	xLocks, rLocks []string // accesses: shared locks held beyond the thread's (see SharedAccess)
+	function       string   // call and return: the function, overriding loc's
+	duration       int64    // return: nanoseconds; 0 for none
+	message        string   // error
 	extra          []attribute.KeyValue
 }
 
@@ -47,10 +49,12 @@ var eventNames = func() []string {
 	return names
 }()
 
-// Scope attribute values, shared by every access record.
+// Scope attribute values, shared by every access and shared-lock record.
 var (
 	scopeProcess = attribute.String(convention.VarScope, convention.ScopeProcess)
 	scopeShared  = attribute.String(convention.VarScope, convention.ScopeShared)
+
+	lockScopeShared = attribute.String(convention.LockScope, convention.ScopeShared)
 )
 
 // track records r on the thread the calling goroutine runs for ctx and
@@ -124,13 +128,19 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 	}
 	switch r.kind {
 	case analysis.KindRead, analysis.KindWrite:
-		n += 5
+		n += 7
 	case analysis.KindStart:
 		n += 2
 	default:
 		n += 2
 	}
-	kv := make([]attribute.KeyValue, 0, n)
+	// trace.NewEventConfig, through which spans read an event's options,
+	// copies its attributes: the thread's buffer serves every record of the
+	// thread (only its owner delivers).
+	kv := th.kv[:0]
+	if cap(kv) < n {
+		kv = make([]attribute.KeyValue, 0, n)
+	}
 	kv = append(kv,
 		attribute.String(convention.ThreadID, th.idText),
 		attribute.Int64(convention.Seq, int64(seq)),
@@ -170,12 +180,16 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 		if len(th.locks) > 0 {
 			kv = append(kv, th.held)
 		}
+		kv = th.shared.appendAccessKV(kv, r)
 	case analysis.KindStart:
 		kv = append(kv,
 			attribute.String(convention.Origin, th.origin.String()),
 			attribute.String(convention.ThreadName, th.name))
 	case analysis.KindAcquire, analysis.KindRelease, analysis.KindRAcquire, analysis.KindRRelease:
 		kv = append(kv, attribute.String(convention.LockID, r.lock))
+		if r.sharedLock {
+			kv = append(kv, lockScopeShared)
+		}
 		if !r.sync.IsZero() {
 			kv = append(kv, attribute.String(convention.Sync, r.sync.String()))
 		}
@@ -188,6 +202,8 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 	}
 	kv = append(kv, r.extra...)
 	t.addEvent(ctx, th, eventNames[r.kind], kv)
+	clear(kv) // keep no value alive
+	th.kv = kv[:0]
 }
 
 // addEvent adds a record to the context's span, to an overflow child of it

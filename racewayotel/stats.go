@@ -39,6 +39,9 @@ type Stats struct {
 	// ImplicitThreads counts the threads forked because a context was used
 	// on a goroutine other than its thread's (see [Tracker.Detach]).
 	ImplicitThreads uint64
+	// CaptureSkipped counts the operations data-store captures saw but could
+	// not classify, and did not record (see [Tracker.CountSkipped]).
+	CaptureSkipped uint64
 }
 
 // counters are a Tracker's Stats, updated atomically.
@@ -65,7 +68,9 @@ func (t *Tracker) Stats() Stats {
 	if t == nil {
 		return Stats{}
 	}
-	return t.counters.snapshot()
+	s := t.counters.snapshot()
+	s.CaptureSkipped = t.skipped.load()
+	return s
 }
 
 // registerMetrics exports t's counters through mp as asynchronous counters.
@@ -83,7 +88,9 @@ func (t *Tracker) registerMetrics(mp metric.MeterProvider) (metric.Registration,
 		metric.WithDescription("Inbound clocks dropped, by raceway.reason (garbled, oversized)."))
 	threads, err6 := m.Int64ObservableCounter("raceway.threads.implicit", metric.WithUnit("{thread}"),
 		metric.WithDescription("Threads forked because a context was used on another goroutine."))
-	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+	skipped, err7 := m.Int64ObservableCounter("raceway.capture.skipped", metric.WithUnit("{operation}"),
+		metric.WithDescription("Data-store operations a capture could not classify and did not record, by raceway.capture.system and raceway.reason."))
+	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +109,10 @@ func (t *Tracker) registerMetrics(mp metric.MeterProvider) (metric.Registration,
 		o.ObserveInt64(clocks, int64(s.ClocksGarbled), garbled)
 		o.ObserveInt64(clocks, int64(s.ClocksOversized), oversized)
 		o.ObserveInt64(threads, int64(s.ImplicitThreads))
+		t.skipped.each(func(system, reason string, n uint64) {
+			o.ObserveInt64(skipped, int64(n), metric.WithAttributes(
+				attribute.String("raceway.capture.system", system), attribute.String("raceway.reason", reason)))
+		})
 		return nil
-	}, records, lost, spans, dropped, clocks, threads)
+	}, records, lost, spans, dropped, clocks, threads, skipped)
 }

@@ -38,7 +38,10 @@ type thread struct {
 	g       *goroutine
 	locks   []string
 	held    attribute.KeyValue // LocksHeld attribute of locks, when not empty
-	spanKey spanKey            // the span last recorded on and its state
+	shared  sharedLocks
+	seen    *seenValues          // see SharedAccess.OldSeen
+	kv      []attribute.KeyValue // a record's attributes, reused (see deliver)
+	spanKey spanKey              // the span last recorded on and its state
 	spanSt  *spanState
 
 	mu    sync.Mutex

@@ -42,6 +42,7 @@ type Tracker struct {
 	bindings   bindingTable
 	spans      spanTable
 	locks      lockTable
+	skipped    skipTable
 }
 
 // New returns a Tracker configured by opts.
@@ -58,12 +59,4 @@ func New(opts ...Option) *Tracker {
 	}
 	t.metrics = reg
 	return t
-}
-
-// ProcessID returns the process identity t writes in raceway.process.id.
-func (t *Tracker) ProcessID() string {
-	if t == nil {
-		return ""
-	}
-	return t.cfg.processID
 }

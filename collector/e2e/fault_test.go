@@ -176,9 +176,8 @@ func TestCollectorKillRestart(t *testing.T) {
 // OTLP) and its findings backend (logs and metrics) on an address where
 // nothing listens yet, sends a race, and only then starts the backend: the
 // stock exporters' sending queue and retry_on_failure (the raceway
-// exporter's too) deliver the finding trace, the annotated spans and the
-// race log records once it is up, with the request spans and their
-// raceway.race spans.
+// exporter's too) deliver the finding traces, the race log records, the
+// request spans and their raceway.race spans once it is up.
 func TestBackendDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the collector; waits for exporter retries")

@@ -33,8 +33,11 @@ const (
 	// Origin (string) says, on thread.start, how the thread started:
 	// root, request, spawn, detach or implicit.
 	Origin = "raceway.thread.origin"
-	// ProcessID (string) identifies the process (service instance) that
-	// recorded the event; process-scoped variables are keyed by it.
+	// ProcessID (string, at most 1024 bytes) identifies the process
+	// (service instance) that recorded the event; process-scoped variables
+	// are keyed by it. Readers fall back to the resource's
+	// ServiceInstanceID when it is absent or empty, and reject a
+	// process-scoped access that has neither.
 	ProcessID = "raceway.process.id"
 	// VarName (string) is the variable of a read or write.
 	VarName = "raceway.var.name"
@@ -47,8 +50,20 @@ const (
 	ValueNew = "raceway.value.new"
 	// LockID (string) names the lock of a lock record, within its process.
 	LockID = "raceway.lock.id"
-	// LocksHeld (string[]) lists the locks the thread held at an access.
+	// LocksHeld (string[]) lists the process-scoped locks the thread held at
+	// an access.
 	LocksHeld = "raceway.locks.held"
+	// LockScope (string) is, on a lock record, ScopeProcess (the default
+	// when absent: LockID names the lock within its process) or ScopeShared
+	// (LockID names a lock that serialises several processes, fleet-wide,
+	// such as a database row lock; its releases carry no Sync).
+	LockScope = "raceway.lock.scope"
+	// LocksShared (string[]) lists the shared locks held exclusively at an
+	// access (a row locked FOR UPDATE, a Redis SET NX lock); RLocksShared
+	// those held in shared (read) mode (FOR SHARE). Two accesses never race
+	// when one holds a shared lock exclusively and the other holds it too.
+	LocksShared  = "raceway.locks.shared"
+	RLocksShared = "raceway.rlocks.shared"
 	// ErrorMessage (string) is the message of an error record.
 	ErrorMessage = "exception.message"
 	// DurationNS (int) is, on a return, how long the function ran.
@@ -65,9 +80,12 @@ const (
 	// runtime's "managed thread", hence semconv's thread.id.
 	GoroutineID = "thread.id"
 	ServiceName = "service.name"
+	// ServiceInstanceID is the resource attribute that stands for ProcessID
+	// on records that lack it.
+	ServiceInstanceID = "service.instance.id"
 )
 
-// Variable scopes.
+// Scopes of variables (VarScope) and locks (LockScope).
 const (
 	ScopeProcess = "process"
 	ScopeShared  = "shared"

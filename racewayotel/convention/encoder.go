@@ -58,8 +58,17 @@ func Encode(e *analysis.Event, w AttributeWriter) {
 	if e.Lock != "" {
 		w.Str(LockID, e.Lock)
 	}
+	if e.LockShared {
+		w.Str(LockScope, ScopeShared)
+	}
 	if len(e.LocksHeld) > 0 {
 		w.StrSlice(LocksHeld, e.LocksHeld)
+	}
+	if len(e.SharedLocks) > 0 {
+		w.StrSlice(LocksShared, e.SharedLocks)
+	}
+	if len(e.SharedRLocks) > 0 {
+		w.StrSlice(RLocksShared, e.SharedRLocks)
 	}
 	if e.Where.File != "" {
 		w.Str(CodeFilePath, e.Where.File)

@@ -13,36 +13,13 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
-// attrs is an AttributeWriter that keeps the attributes in order.
+// attrs is an AttributeWriter that keeps the attributes in order, as
+// decode (decoder_test.go) reads them.
 type attrs []attr
 
-type attr struct {
-	key string
-	v   any // string, int64 or []string
-}
-
 func (a *attrs) Str(key, v string)               { *a = append(*a, attr{key, v}) }
-func (a *attrs) Int(key string, v int64)         { *a = append(*a, attr{key, v}) }
+func (a *attrs) Int(key string, v int64)         { *a = append(*a, attr{key, int(v)}) }
 func (a *attrs) StrSlice(key string, v []string) { *a = append(*a, attr{key, v}) }
-
-// decode feeds the attributes to a Decoder, as a driver does.
-func (a attrs) decode(name string, at time.Time, src convention.Source) (analysis.Event, error) {
-	var d convention.Decoder
-	d.Reset(name, at, src)
-	for _, kv := range a {
-		switch v := kv.v.(type) {
-		case string:
-			d.Str(kv.key, v)
-		case int64:
-			d.Int(kv.key, v)
-		case []string:
-			for _, e := range v {
-				d.StrElem(kv.key, e)
-			}
-		}
-	}
-	return d.Event()
-}
 
 // randomEvent returns a valid event of a random kind with random fields.
 func randomEvent(rng *rand.Rand) analysis.Event {
@@ -79,11 +56,20 @@ func randomEvent(rng *rand.Rand) analysis.Event {
 		for range rng.IntN(3) {
 			e.LocksHeld = append(e.LocksHeld, str("mu"))
 		}
+		for range rng.IntN(3) {
+			e.SharedLocks = append(e.SharedLocks, "postgres/shop/products/"+str("row"))
+		}
+		for range rng.IntN(2) {
+			e.SharedRLocks = append(e.SharedRLocks, "redis/lock/"+str("key"))
+		}
 	case analysis.KindAcquire, analysis.KindRAcquire:
 		e.Lock = "mu" + str("")
+		e.LockShared = rng.IntN(2) == 0
 	case analysis.KindRelease, analysis.KindRRelease:
 		e.Lock = "mu" + str("")
-		e.Sync = analysis.Epoch{Thread: thread(), Seq: 1 + rng.Uint64N(100)}
+		if e.LockShared = rng.IntN(2) == 0; !e.LockShared {
+			e.Sync = analysis.Epoch{Thread: thread(), Seq: 1 + rng.Uint64N(100)}
+		}
 	case analysis.KindStart:
 		e.Origin = analysis.Origin(1 + rng.IntN(5))
 		e.ThreadName = str("GET /")
@@ -96,7 +82,6 @@ func randomEvent(rng *rand.Rand) analysis.Event {
 func TestEncodeRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	src := convention.Source{Service: "bank", Process: "bank-default", TraceID: [16]byte{1, 2}, SpanID: [8]byte{3}}
-	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	for i := range 2000 {
 		want := randomEvent(rng)
 		if err := want.Validate(); err != nil {
@@ -104,19 +89,21 @@ func TestEncodeRoundTrip(t *testing.T) {
 		}
 		var a attrs
 		convention.Encode(&want, &a)
-		got, err := a.decode(convention.EventName(want.Kind), at, src)
+		got, err := decode(convention.EventName(want.Kind), src, a...)
 		if err != nil {
 			t.Fatalf("event %d %+v: decoding its encoding: %v", i, want, err)
 		}
-		want.Service, want.TraceID, want.SpanID, want.Time = src.Service, src.TraceID, src.SpanID, at
+		want.Service, want.TraceID, want.SpanID, want.Time = src.Service, src.TraceID, src.SpanID, time.Unix(1, 0)
 		if want.Process == "" {
 			want.Process = src.Process
 		}
 		if len(got.After) == 0 {
 			got.After = nil
 		}
-		if len(got.LocksHeld) == 0 {
-			got.LocksHeld = nil
+		for _, l := range []*[]string{&got.LocksHeld, &got.SharedLocks, &got.SharedRLocks} {
+			if len(*l) == 0 {
+				*l = nil
+			}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("event %d: round trip\n got %+v\nwant %+v", i, got, want)
@@ -141,10 +128,10 @@ func ExampleEncode() {
 	sort.Slice(a, func(i, j int) bool { return a[i].key < a[j].key })
 	fmt.Println(convention.EventName(e.Kind))
 	for _, kv := range a {
-		if s, ok := kv.v.([]string); ok {
-			kv.v = "[" + strings.Join(s, " ") + "]"
+		if s, ok := kv.value.([]string); ok {
+			kv.value = "[" + strings.Join(s, " ") + "]"
 		}
-		fmt.Printf("  %s = %v\n", kv.key, kv.v)
+		fmt.Printf("  %s = %v\n", kv.key, kv.value)
 	}
 	// Output:
 	// raceway.write
