@@ -86,7 +86,7 @@ func TestFlood(t *testing.T) {
 	//   - start-up (the binary, gRPC and HTTP servers, exporters): 46 MiB
 	//     measured; allow 100 MiB;
 	//   - tracked variables: max_variables × 1.5 KiB (measured: about
-	//     0.6-0.8 KiB of RSS per tracked variable: its detector state, its
+	//     0.5-0.85 KiB of RSS per tracked variable: its detector state, its
 	//     retained access record with names, ids, location and value for
 	//     reports, and the Go heap's garbage headroom);
 	//   - logical threads: max_threads × 1 KiB (clocks of up to 64 entries);
