@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/petermattis/goid"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/raceway-otel/raceway/analysis"
@@ -25,6 +26,15 @@ type SharedAccess struct {
 	// Old and New are the values, as in [Tracker.TrackStateChange]: before
 	// and after a write; for a read, New is the value read. nil records none.
 	Old, New any
+	// OldSeen, on a Write whose Old is nil, records as Old the value this
+	// thread last saw of Resource: the New of its latest access to it
+	// through TrackSharedAccess, when that access had one and is among the
+	// thread's last maxSeen shared resources. A capture that sees a
+	// statement write a value, but not what the row held before, thus
+	// records the value the application read and computed from, as a
+	// hand-written TrackSharedStateChange would: two writes that both
+	// replaced the value they read are classified as a lost update.
+	OldSeen bool
 	// Locks and RLocks name shared locks held for this access, exclusively
 	// and in read mode, beyond those the thread holds through
 	// [Tracker.TrackSharedLockAcquire]: a transaction's row locks, the row
@@ -54,13 +64,59 @@ func (t *Tracker) TrackSharedAccess(ctx context.Context, a SharedAccess) {
 		xLocks:  a.Locks,
 		rLocks:  a.RLocks,
 	}
+	g := goid.Get()
+	th := t.current(ctx, g)
 	if a.Access != Write {
 		r.kind = analysis.KindRead
+	} else if a.Old == nil && a.OldSeen {
+		r.old, r.hasOld = th.seen.get(r.varName)
 	} else {
 		r.old, r.hasOld = valueText(a.Old)
 	}
 	r.new, r.hasNew = valueText(a.New)
-	t.track(ctx, &r)
+	if th.seen == nil {
+		th.seen = &seenValues{}
+	}
+	th.seen.put(r.varName, r.new, r.hasNew)
+	t.emit(ctx, th, g, &r)
+}
+
+// maxSeen bounds the shared resources whose last value a thread remembers
+// for SharedAccess.OldSeen.
+const maxSeen = 8
+
+// seenValues are the last values a thread saw of its last maxSeen shared
+// resources accessed through TrackSharedAccess, a ring; nil until the
+// thread's first such access.
+type seenValues struct {
+	names [maxSeen]string
+	vals  [maxSeen]string
+	ok    [maxSeen]bool
+	next  int
+}
+
+func (s *seenValues) get(name string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	for i, n := range s.names {
+		if n == name && s.ok[i] {
+			return s.vals[i], true
+		}
+	}
+	return "", false
+}
+
+// put remembers val (none unless ok) as the last value seen of name.
+func (s *seenValues) put(name, val string, ok bool) {
+	for i, n := range s.names {
+		if n == name {
+			s.vals[i], s.ok[i] = val, ok
+			return
+		}
+	}
+	s.names[s.next], s.vals[s.next], s.ok[s.next] = name, val, ok
+	s.next = (s.next + 1) % maxSeen
 }
 
 // ownPackage is the package path of racewayotel; its subpackages (the

@@ -281,3 +281,54 @@ func TestCountSkipped(t *testing.T) {
 			len(got), total, got["other/other"])
 	}
 }
+
+// OldSeen records as a write's old value what the same thread last saw of
+// the resource (read or written), so that two writes that both replaced the
+// value they read are a lost update; a value-less access forgets it, and
+// another thread never sees it.
+func TestTrackSharedAccessOldSeen(t *testing.T) {
+	a := newService(t, "orders")
+	const row = "postgres/shop/products/42.stock"
+	rmw := func(s *service, wrote int64) {
+		ctx, span := s.start(context.Background(), "reserve")
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, New: int64(10)})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: wrote, OldSeen: true})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: wrote - 1, OldSeen: true})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Read})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: int64(1), OldSeen: true})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, Old: "x", New: int64(2), OldSeen: true})
+		span.End()
+	}
+	rmw(a, 9)
+	var olds []string
+	for _, e := range recordedEvents(a.rec.Ended()) {
+		if e.name == "raceway.write" {
+			if v, ok := e.attrs[convention.ValueOld]; ok {
+				olds = append(olds, v.AsString())
+			} else {
+				olds = append(olds, "none")
+			}
+		}
+	}
+	if want := []string{"10", "9", "none", "x"}; !slices.Equal(olds, want) {
+		t.Errorf("old values %v, want %v", olds, want)
+	}
+
+	// Two services that read 10 and write back 9 and 8: a lost update.
+	b, c := newService(t, "inventory"), newService(t, "billing")
+	for i, s := range []*service{b, c} {
+		ctx, span := s.start(context.Background(), "reserve")
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, New: int64(10)})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: int64(9 - i), OldSeen: true})
+		span.End()
+	}
+	lost := false
+	for _, r := range races(t, events(t, b, c)) {
+		if lu := r.LostUpdate; lu != nil && lu.Read == "10" && lu.Expected == "7" {
+			lost = true
+		}
+	}
+	if !lost {
+		t.Error("no lost update from 10 between the two services")
+	}
+}

@@ -39,7 +39,8 @@ type thread struct {
 	locks   []string
 	held    attribute.KeyValue // LocksHeld attribute of locks, when not empty
 	shared  sharedLocks
-	spanKey spanKey // the span last recorded on and its state
+	seen    *seenValues // SharedAccess.OldSeen
+	spanKey spanKey     // the span last recorded on and its state
 	spanSt  *spanState
 
 	mu    sync.Mutex
