@@ -94,7 +94,7 @@ func TestSharedLockRecords(t *testing.T) {
 	if _, ok := evs[6].attrs[convention.LocksShared]; ok {
 		t.Error("write after the release still carries the lock")
 	}
-	if token != evs[5].str(convention.ThreadID)+"@"+evs[5].attrs[convention.Seq].Emit() {
+	if token != evs[5].str(convention.ThreadID)+"@"+evs[5].attrs[convention.Seq].String() {
 		t.Errorf("release token %q is not the release record's epoch", token)
 	}
 }
