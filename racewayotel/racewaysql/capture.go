@@ -667,16 +667,24 @@ func (x *exec) doneInsert(res driver.Result, n int64) {
 		return
 	}
 	for r, key := range x.keys {
+		writes := x.rowWrites[r]
 		if key == "" && rows == 1 && len(x.t.pk) == 1 {
 			if id, err := res.LastInsertId(); err == nil && id > 0 {
+				// An auto-increment key (MySQL, SQLite): the new row's.
 				key = strconv.FormatInt(id, 10)
+				writes = append([]colVal(nil), writes...)
+				for i := range writes {
+					if writes[i].col == x.t.pk[0] && !x.st.upsert {
+						writes[i].val = id
+					}
+				}
 			}
 		}
 		if key == "" {
 			x.unnamed()
 			continue
 		}
-		x.record(key, x.reads, x.rowWrites[r])
+		x.record(key, x.reads, writes)
 	}
 }
 

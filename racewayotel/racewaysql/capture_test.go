@@ -251,7 +251,7 @@ func TestCapture(t *testing.T) {
 				columns: []string{"stock"}, rows: [][]driver.Value{{int64(8)}},
 				want: []string{"R mysql/shop/products/42.stock 8", "R mysql/shop/products/42.name"}},
 			{query: "INSERT INTO products (name, stock) VALUES (?, ?)", args: []any{"lamp", int64(3)}, affected: 1, lastID: 44,
-				want: []string{"W mysql/shop/products/44.id ->", "W mysql/shop/products/44.name ->lamp", "W mysql/shop/products/44.stock ->3",
+				want: []string{"W mysql/shop/products/44.id ->44", "W mysql/shop/products/44.name ->lamp", "W mysql/shop/products/44.stock ->3",
 					"W mysql/shop/products/44.price ->", "W mysql/shop/products/44.updated_at ->", "W mysql/shop/products/44.deleted_at ->"}},
 			{query: "INSERT INTO kv (`key`, value) VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)", args: []any{"a", "1"}, affected: 2,
 				want: []string{"W mysql/shop/kv/a.key ->", "W mysql/shop/kv/a.value ->"}},

@@ -21,18 +21,39 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
-// testConn is a conn on a fake connection whose catalog is filled in
-// advance, recording into a SpanRecorder: the capture from statement to
-// records, with no database.
-type testConn struct {
+// recorder is one simulated service: a Tracker recording into a
+// SpanRecorder and a ManualReader, whose records and skips tests read back.
+type recorder struct {
 	t      testing.TB
-	c      *conn
 	rw     *racewayotel.Tracker
 	rec    *tracetest.SpanRecorder
 	tracer trace.Tracer
 	reader *sdkmetric.ManualReader
 	seen   int            // spans already read
 	skips  map[string]int // skip counts already read, by reason
+}
+
+func newRecorder(t testing.TB, processID string) *recorder {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(mp),
+		racewayotel.WithLogger(slog.New(slog.DiscardHandler)), racewayotel.WithProcessID(processID))
+	tp.RegisterSpanProcessor(rw.SpanProcessor())
+	t.Cleanup(func() {
+		_ = tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	return &recorder{t: t, rw: rw, rec: rec, tracer: tp.Tracer("test"), reader: reader, skips: map[string]int{}}
+}
+
+// testConn is a conn on a fake connection whose catalog is filled in
+// advance: the capture from statement to records, with no database.
+type testConn struct {
+	*recorder
+	c *conn
 }
 
 // testTables are the tables of the fake catalog, by name, with the key
@@ -50,18 +71,8 @@ var testTables = []struct {
 
 func newTestConn(t testing.TB, system string) *testConn {
 	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(mp),
-		racewayotel.WithLogger(slog.New(slog.DiscardHandler)), racewayotel.WithProcessID("test-1"))
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
-	t.Cleanup(func() {
-		_ = tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
-	cp := newCapture(rw, []Option{WithSystem(system)})
+	r := newRecorder(t, "test-1")
+	cp := newCapture(r.rw, []Option{WithSystem(system)})
 	db := "shop"
 	if system == SystemSQLite {
 		db = "/data/shop.db"
@@ -81,7 +92,7 @@ func newTestConn(t testing.TB, system string) *testConn {
 	if system == SystemSQLite {
 		c.sess.iso = isoSerializable
 	}
-	return &testConn{t: t, c: c, rw: rw, rec: rec, tracer: tp.Tracer("test"), reader: reader, skips: map[string]int{}}
+	return &testConn{recorder: r, c: c}
 }
 
 // step is one statement run on a testConn.
@@ -136,7 +147,7 @@ func (tc *testConn) run(s step) (records []string, skipped []string) {
 // records renders the access records made since the last call, one line
 // each: "R name value locks" or "W name old->new locks", with "x[…]" and
 // "r[…]" for the shared locks held exclusively and in read mode.
-func (tc *testConn) records() []string {
+func (tc *recorder) records() []string {
 	spans := tc.rec.Ended()
 	var out []string
 	for _, sp := range spans[tc.seen:] {
@@ -182,7 +193,7 @@ func (tc *testConn) records() []string {
 }
 
 // skipped returns the skip reasons counted since the last call.
-func (tc *testConn) skipped() []string {
+func (tc *recorder) skipped() []string {
 	var rm metricdata.ResourceMetrics
 	if err := tc.reader.Collect(context.Background(), &rm); err != nil {
 		tc.t.Fatal(err)
