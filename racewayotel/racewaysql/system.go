@@ -59,22 +59,23 @@ func systemOfType(v any) string {
 // know, or one wrapped by another layer) what it is: PostgreSQL and MySQL
 // answer version(), SQLite sqlite_version().
 func probeSystem(ctx context.Context, c driver.Conn) (string, error) {
-	if v, err := queryRow(ctx, c, "SELECT version()"); err == nil && len(v) == 1 {
+	if v, err := queryRow(ctx, c, 1, "SELECT version()"); err == nil {
 		s := fmt.Sprint(v[0])
 		if strings.Contains(s, "PostgreSQL") {
 			return SystemPostgres, nil
 		}
 		return SystemMySQL, nil
 	}
-	if _, err := queryRow(ctx, c, "SELECT sqlite_version()"); err == nil {
+	if _, err := queryRow(ctx, c, 1, "SELECT sqlite_version()"); err == nil {
 		return SystemSQLite, nil
 	}
 	return "", errors.New("racewaysql: cannot tell the database system; use WithSystem")
 }
 
 // queryRow runs query on the driver connection c (not through the capture)
-// and returns its first row, or an error when it fails or returns none.
-func queryRow(ctx context.Context, c driver.Conn, query string, args ...any) ([]driver.Value, error) {
+// and returns its first row, of n columns, or an error when it fails,
+// returns none or another number of columns.
+func queryRow(ctx context.Context, c driver.Conn, n int, query string, args ...any) ([]driver.Value, error) {
 	nv := make([]driver.NamedValue, len(args))
 	for i, a := range args {
 		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
@@ -84,7 +85,10 @@ func queryRow(ctx context.Context, c driver.Conn, query string, args ...any) ([]
 		return nil, err
 	}
 	defer rows.Close()
-	dest := make([]driver.Value, len(rows.Columns()))
+	if len(rows.Columns()) != n {
+		return nil, fmt.Errorf("racewaysql: %d columns, want %d", len(rows.Columns()), n)
+	}
+	dest := make([]driver.Value, n)
 	if err := rows.Next(dest); err != nil {
 		if err == io.EOF {
 			return nil, errors.New("racewaysql: no row")
@@ -170,16 +174,16 @@ func learnSession(ctx context.Context, c driver.Conn, system, processID string) 
 	info := sessionInfo{autocommit: true}
 	switch system {
 	case SystemPostgres:
-		v, err := queryRow(ctx, c, "SELECT current_database(), current_setting('default_transaction_isolation')")
+		v, err := queryRow(ctx, c, 2, "SELECT current_database(), current_setting('default_transaction_isolation')")
 		if err != nil {
 			return info, err
 		}
 		info.database = text(v[0])
 		info.iso, _ = levelText(text(v[1]))
 	case SystemMySQL:
-		v, err := queryRow(ctx, c, "SELECT DATABASE(), @@SESSION.autocommit, @@SESSION.transaction_isolation")
+		v, err := queryRow(ctx, c, 3, "SELECT DATABASE(), @@SESSION.autocommit, @@SESSION.transaction_isolation")
 		if err != nil { // MariaDB before 11.1 and MySQL 5.7 call it tx_isolation
-			v, err = queryRow(ctx, c, "SELECT DATABASE(), @@SESSION.autocommit, @@SESSION.tx_isolation")
+			v, err = queryRow(ctx, c, 3, "SELECT DATABASE(), @@SESSION.autocommit, @@SESSION.tx_isolation")
 		}
 		if err != nil {
 			return info, err
@@ -188,7 +192,7 @@ func learnSession(ctx context.Context, c driver.Conn, system, processID string) 
 		info.autocommit = text(v[1]) != "0"
 		info.iso, _ = levelText(text(v[2]))
 	case SystemSQLite:
-		v, err := queryRow(ctx, c, "SELECT file FROM pragma_database_list WHERE name = 'main'")
+		v, err := queryRow(ctx, c, 1, "SELECT file FROM pragma_database_list WHERE name = 'main'")
 		if err != nil {
 			return info, err
 		}
