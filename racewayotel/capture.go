@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/petermattis/goid"
 	"go.opentelemetry.io/otel/attribute"
@@ -56,9 +57,28 @@ func (t *Tracker) TrackSharedAccess(ctx context.Context, a SharedAccess) {
 	if t == nil {
 		return
 	}
+	t.trackShared(ctx, callerOutside(a.CallerSkip), a)
+}
+
+// TrackSharedAccesses records accesses in order, as TrackSharedAccess would
+// one after the other, but locates them once, at the first caller outside
+// the CallerSkip packages of the first: the reads and writes of the columns
+// a statement touched, for one unwinding of the stack rather than one per
+// column.
+func (t *Tracker) TrackSharedAccesses(ctx context.Context, accesses []SharedAccess) {
+	if t == nil || len(accesses) == 0 {
+		return
+	}
+	loc := callerOutside(accesses[0].CallerSkip)
+	for _, a := range accesses {
+		t.trackShared(ctx, loc, a)
+	}
+}
+
+func (t *Tracker) trackShared(ctx context.Context, loc *location, a SharedAccess) {
 	r := record{
 		kind:    analysis.KindWrite,
-		loc:     callerOutside(a.CallerSkip),
+		loc:     loc,
 		varName: cut(a.Resource, analysis.MaxNameLen),
 		shared:  true,
 		xLocks:  a.Locks,
@@ -128,26 +148,69 @@ const maxCallerDepth = 48
 
 // callerOutside returns the location of the first caller of its caller's
 // caller that is outside racewayotel's packages and the packages skip, or
-// nil when every frame searched is inside them.
+// nil when every frame searched is inside them. Frames are symbolized once
+// per program counter (see framesOf): a capture calls this for every
+// access, with the application's caller dozens of frames up.
 func callerOutside(skip []string) *location {
+	// Unwinding costs per frame: most callers are found in the first
+	// nearCallerDepth frames; deeper stacks (an ORM) are unwound again.
 	var pcs [maxCallerDepth]uintptr
-	n := runtime.Callers(3, pcs[:])
-	frames := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := frames.Next()
-		pkg := funcPackage(f.Function)
-		if pkg != "" && !inPackage(pkg, ownPackage) && !inAnyPackage(pkg, skip) {
-			return &location{
-				function: f.Function,
-				file:     attribute.String(convention.CodeFilePath, f.File),
-				line:     attribute.Int(convention.CodeLineNumber, f.Line),
-				fn:       attribute.String(convention.CodeFunctionName, f.Function),
+	for _, depth := range []int{nearCallerDepth, maxCallerDepth} {
+		n := runtime.Callers(3, pcs[:depth])
+		for _, pc := range pcs[:n] {
+			for _, f := range framesOf(pc) {
+				if f.pkg != "" && !inPackage(f.pkg, ownPackage) && !inAnyPackage(f.pkg, skip) {
+					return f.loc
+				}
 			}
 		}
-		if !more {
-			return nil
+		if n < depth {
+			break
 		}
 	}
+	return nil
+}
+
+// nearCallerDepth is how many frames callerOutside unwinds first.
+const nearCallerDepth = 16
+
+// frame is one function a program counter stands for: several when calls
+// were inlined there, innermost first.
+type frame struct {
+	pkg string
+	loc *location
+}
+
+// frameCache caches framesOf by program counter, for at most maxLocations
+// program counters (later ones are symbolized on every call).
+var (
+	frameCache sync.Map // uintptr → []frame
+	frameCount atomic.Int64
+)
+
+// framesOf returns the functions of a program counter from runtime.Callers.
+func framesOf(pc uintptr) []frame {
+	if fs, ok := frameCache.Load(pc); ok {
+		return fs.([]frame)
+	}
+	var fs []frame
+	frames := runtime.CallersFrames([]uintptr{pc})
+	for {
+		f, more := frames.Next()
+		fs = append(fs, frame{pkg: funcPackage(f.Function), loc: &location{
+			function: f.Function,
+			file:     attribute.String(convention.CodeFilePath, f.File),
+			line:     attribute.Int(convention.CodeLineNumber, f.Line),
+			fn:       attribute.String(convention.CodeFunctionName, f.Function),
+		}})
+		if !more {
+			break
+		}
+	}
+	if frameCount.Add(1) <= maxLocations {
+		frameCache.Store(pc, fs)
+	}
+	return fs
 }
 
 // funcPackage returns the package path of a function name as
