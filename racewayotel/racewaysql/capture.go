@@ -573,9 +573,9 @@ func (x *exec) record(key string, reads, writes []colVal) {
 	xl, rl := s.locksFor(row, x.own)
 	bxl, brl := s.locksFor(row, lockNone)
 	skip := x.c.cap.cfg.callerSkip
-	rw := x.c.cap.rw
+	acc := make([]racewayotel.SharedAccess, 0, len(reads)+len(writes))
 	for _, r := range reads {
-		rw.TrackSharedAccess(x.ctx, racewayotel.SharedAccess{
+		acc = append(acc, racewayotel.SharedAccess{
 			Resource: row + "." + x.t.cols[r.col], Access: racewayotel.Read, New: r.val,
 			Locks: xl, RLocks: rl, CallerSkip: skip,
 		})
@@ -595,8 +595,9 @@ func (x *exec) record(key string, reads, writes []colVal) {
 				a.Locks, a.RLocks = xl, rl
 			}
 		}
-		rw.TrackSharedAccess(x.ctx, a)
+		acc = append(acc, a)
 	}
+	x.c.cap.rw.TrackSharedAccesses(x.ctx, acc)
 	s.acquire(row, x.txLock)
 }
 

@@ -88,7 +88,7 @@ func (c newConn) QueryContext(context.Context, string, []driver.NamedValue) (dri
 	c.log.add("QueryContext")
 	return &fakeRows{cols: []string{"x"}, vals: [][]driver.Value{{int64(1)}}}, nil
 }
-func (c newConn) Ping(context.Context) error          { c.log.add("Ping"); return nil }
+func (c newConn) Ping(context.Context) error         { c.log.add("Ping"); return nil }
 func (c newConn) ResetSession(context.Context) error { c.log.add("ResetSession"); return nil }
 func (c newConn) IsValid() bool                      { c.log.add("IsValid"); return true }
 func (c newConn) CheckNamedValue(nv *driver.NamedValue) error {
@@ -205,4 +205,3 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
-
