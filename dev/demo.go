@@ -19,13 +19,15 @@ import (
 )
 
 // demo runs the main job: the bank example under load → otelcol-raceway →
-// Jaeger → the races, printed; then the fixed bank, which gives none.
+// Jaeger → the races, printed; then the fixed bank, which gives none; then
+// the distributed shop on a real database (see shopDemo).
 func demo(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ExitOnError)
 	freePorts := fs.Bool("free-ports", false, "use free loopback ports instead of the usual ones (16686, 4317, 4318, 8081, …)")
 	transfers := fs.Int("n", 20, "transfers per run (1 to 1000)")
 	keep := fs.Bool("keep", false, "keep Jaeger and the collector running after the demo, until Ctrl-C")
 	verbose := fs.Bool("v", false, "show the collector's and Jaeger's output")
+	db := fs.String("db", "", "the shop's database: a postgres:// URL on loopback (default: a new SQLite file)")
 	_ = fs.Parse(args)
 	*transfers = min(max(*transfers, 1), 1000)
 
@@ -139,6 +141,9 @@ func demo(args []string) error {
 		return fmt.Errorf("the fixed bank (WithLock) gave %d findings, want none", len(fixed))
 	}
 	step("Fixed bank (WithLock around read-modify-write): no race found")
+	if err := shopDemo(ctx, s, root, *db, *freePorts, *transfers); err != nil {
+		return err
+	}
 	printCollectorCounters(ctx, s.MetricsURL)
 	fmt.Printf("\nFindings are traces of service \"raceway\" in Jaeger: %s/api/traces?service=raceway\n", query)
 	fmt.Printf("As JSON lines, from the raceway exporter: %s\n", s.FindingsFile)
