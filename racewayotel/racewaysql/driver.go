@@ -111,7 +111,7 @@ func (cp *capture) newConn(ctx context.Context, ic driver.Conn) *conn {
 	}
 	c.sess.system = system
 	c.sess.d, _ = dialectOf(system)
-	info, err := learnSession(ctx, ic, system, cp.rw.ProcessID())
+	info, err := learnSession(ctx, ic, system)
 	if err != nil {
 		c.sess.err = err
 		return c

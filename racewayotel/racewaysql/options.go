@@ -64,8 +64,8 @@ func WithSystem(system string) Option {
 // WithDatabase declares the database name, the second part of every
 // resource name. By default each connection asks the server
 // (current_database() in PostgreSQL, DATABASE() in MySQL); SQLite's is its
-// main file's absolute path, or "memory-" and the Tracker's process id for
-// an in-memory database, which no other process shares. Declare it when
+// main file's absolute path, or "memory-" and a random id chosen once per
+// process for an in-memory database, which no other process shares. Declare it when
 // two servers hold databases of the same name that the same services use,
 // or when a file is reached by several paths. An empty name is ignored.
 func WithDatabase(name string) Option {

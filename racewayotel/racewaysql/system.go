@@ -2,6 +2,8 @@ package racewaysql
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -168,9 +170,8 @@ type sessionInfo struct {
 
 // learnSession asks the server for a new connection's sessionInfo.
 // SQLite's database is its main file, by absolute path, or, for an
-// in-memory database (which no other process can open), "memory-" and the
-// process's id.
-func learnSession(ctx context.Context, c driver.Conn, system, processID string) (sessionInfo, error) {
+// in-memory database (which no other process can open), memoryDatabase.
+func learnSession(ctx context.Context, c driver.Conn, system string) (sessionInfo, error) {
 	info := sessionInfo{autocommit: true}
 	switch system {
 	case SystemPostgres:
@@ -198,12 +199,20 @@ func learnSession(ctx context.Context, c driver.Conn, system, processID string) 
 		}
 		info.database = text(v[0])
 		if info.database == "" {
-			info.database = "memory-" + processID
+			info.database = memoryDatabase
 		}
 		info.iso = isoSerializable
 	}
 	return info, nil
 }
+
+// memoryDatabase names SQLite's in-memory databases: "memory-" and a random
+// id chosen once per process, since no other process can open them.
+var memoryDatabase = func() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return "memory-" + hex.EncodeToString(b[:])
+}()
 
 // text is a driver value as text: strings and bytes as they are, NULL as
 // "", numbers in decimal.
