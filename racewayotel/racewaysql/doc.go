@@ -102,8 +102,12 @@
 // taken row locks (anything but a plain SELECT), and LOCK TABLE, make the
 // capture skip the rest of the transaction: its later accesses would
 // otherwise look less protected than they are. The approximations can
-// hide races, never invent one, with one documented exception, blind
-// writes, above.
+// hide races, never invent one, with two exceptions: blind writes, above,
+// and the writes of a transaction that is rolled back, which are recorded
+// as they run (holding them until COMMIT would move them after edges the
+// thread made in between), so that a read unordered with one is reported
+// although the write never became visible. docs/design.md, "Data stores",
+// lists every approximation and what it may hide.
 //
 // # Drivers
 //
