@@ -57,7 +57,9 @@ func (t *Tracker) TrackSharedAccess(ctx context.Context, a SharedAccess) {
 	if t == nil {
 		return
 	}
-	t.trackShared(ctx, callerOutside(a.CallerSkip), a)
+	loc := callerOutside(a.CallerSkip)
+	g := goid.Get()
+	t.trackShared(ctx, t.current(ctx, g), g, loc, a)
 }
 
 // TrackSharedAccesses records accesses in order, as TrackSharedAccess would
@@ -70,12 +72,15 @@ func (t *Tracker) TrackSharedAccesses(ctx context.Context, accesses []SharedAcce
 		return
 	}
 	loc := callerOutside(accesses[0].CallerSkip)
+	g := goid.Get()
+	th := t.current(ctx, g)
 	for _, a := range accesses {
-		t.trackShared(ctx, loc, a)
+		t.trackShared(ctx, th, g, loc, a)
 	}
 }
 
-func (t *Tracker) trackShared(ctx context.Context, loc *location, a SharedAccess) {
+// trackShared records a on th, which goroutine g owns.
+func (t *Tracker) trackShared(ctx context.Context, th *thread, g int64, loc *location, a SharedAccess) {
 	r := record{
 		kind:    analysis.KindWrite,
 		loc:     loc,
@@ -84,8 +89,6 @@ func (t *Tracker) trackShared(ctx context.Context, loc *location, a SharedAccess
 		xLocks:  a.Locks,
 		rLocks:  a.RLocks,
 	}
-	g := goid.Get()
-	th := t.current(ctx, g)
 	if a.Access != Write {
 		r.kind = analysis.KindRead
 	} else if a.Old == nil && a.OldSeen {
