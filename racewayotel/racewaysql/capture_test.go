@@ -180,6 +180,10 @@ func TestCapture(t *testing.T) {
 				columns: []string{"stock"}, rows: [][]driver.Value{{int64(5)}},
 				skip: []string{reasonNoKey}},
 		}},
+		{"an UPDATE run as a query, without RETURNING, says nothing of its rows", SystemPostgres, []step{
+			{query: "UPDATE products SET stock = $1 WHERE id = $2", args: []any{int64(9), int64(42)},
+				columns: []string{}, skip: []string{reasonPartial}},
+		}},
 		{"composite key, text key, upsert", SystemPostgres, []step{
 			{query: "UPDATE order_items SET qty = $1 WHERE order_id = $2 AND product_id = $3", args: []any{int64(2), int64(7), int64(3)},
 				affected: 1, want: []string{"W postgres/shop/order_items/7,3.qty ->2"}},

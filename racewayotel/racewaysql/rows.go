@@ -196,6 +196,12 @@ func (r *rows) end() {
 	x := r.x
 	if x.st.kind != kindSelect {
 		defer x.lockAll() // it locked the rows it changed, read or not
+		if len(x.st.returning) == 0 {
+			// An UPDATE, DELETE or INSERT run as a query: no rows, and no
+			// count of the rows it changed.
+			x.c.skipped(reasonPartial)
+			return
+		}
 	}
 	if r.lost == 0 {
 		return
