@@ -15,6 +15,7 @@ type conn struct {
 	inner driver.Conn
 	cap   *capture
 	sess  session
+	held  []heldLock // advisory locks held (see advisory.go)
 }
 
 var (
@@ -48,7 +49,11 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	return &stmt{inner: s, c: c, query: query}, nil
 }
 
-func (c *conn) Close() error { return c.inner.Close() }
+// Close closes the connection, which releases the advisory locks it held.
+func (c *conn) Close() error {
+	c.releaseHeld(true)
+	return c.inner.Close()
+}
 
 // Begin is the deprecated driver.Conn method; database/sql calls BeginTx.
 func (c *conn) Begin() (driver.Tx, error) {
@@ -138,8 +143,17 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue,
 		return res, err
 	}
 	c.finish(st, reason, err)
-	if err == nil && x != nil {
+	switch {
+	case err != nil:
+	case x != nil:
 		x.done(res)
+	case st.kind == kindAdvisory:
+		call := st.advisory
+		if call.acquire && call.try {
+			c.skipped(reasonLockResult) // the result is the rows Exec discards
+			break
+		}
+		c.advisory(ctx, call, args, true)
 	}
 	return res, err
 }
@@ -157,10 +171,18 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		return rows, err
 	}
 	c.finish(st, reason, err)
-	if err != nil || x == nil {
+	switch {
+	case err != nil:
 		return rows, err
+	case x != nil:
+		return x.wrap(rows), nil
+	case st.kind == kindAdvisory:
+		if call := st.advisory; call.acquire && call.try {
+			return &lockRows{baseRows: baseRows{rows}, c: c, ctx: ctx, call: call, args: args}, nil
+		}
+		c.advisory(ctx, st.advisory, args, true)
 	}
-	return x.wrap(rows), nil
+	return rows, nil
 }
 
 // finish counts a skipped statement and applies a transaction control
@@ -172,6 +194,9 @@ func (c *conn) finish(st *statement, reason string, err error) {
 	}
 	if err == nil || st.kind == kindCommit || st.kind == kindRollback {
 		c.sess.control(st)
+		if st.kind == kindCommit || st.kind == kindRollback {
+			c.releaseHeld(false) // pg_advisory_xact_lock's
+		}
 	}
 }
 
@@ -213,11 +238,13 @@ type tx struct {
 func (t *tx) Commit() error {
 	err := t.inner.Commit()
 	t.c.sess.end(false)
+	t.c.releaseHeld(false)
 	return err
 }
 
 func (t *tx) Rollback() error {
 	err := t.inner.Rollback()
 	t.c.sess.end(false)
+	t.c.releaseHeld(false)
 	return err
 }

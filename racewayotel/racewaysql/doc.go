@@ -78,6 +78,14 @@
 // read a row and write it back are reported (write/write, a lost update)
 // even though the database ran the two UPDATEs one after the other.
 //
+// Advisory locks (PostgreSQL's pg_advisory_lock, pg_advisory_xact_lock,
+// their _shared and pg_try_ forms and pg_advisory_unlock; MySQL's GET_LOCK
+// and RELEASE_LOCK) serialise whatever the application does while holding
+// them: they are the calling thread's shared locks
+// (postgres/<database>/advisory/<key>, mysql/lock/<name>), held by every
+// access it records, in the database or not, until the unlock, the end of
+// the transaction (the xact forms) or the connection's close.
+//
 // Isolation levels: PostgreSQL's REPEATABLE READ and SERIALIZABLE abort a
 // transaction that would overwrite a row changed since its snapshot, so
 // every access of such a transaction holds its row's lock exclusively (this

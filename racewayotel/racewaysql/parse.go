@@ -21,6 +21,7 @@ const (
 	kindAutocommit                 // MySQL's SET autocommit
 	kindUse                        // MySQL's USE db
 	kindTableLock                  // LOCK TABLE(S): the capture stops seeing the transaction's locks
+	kindAdvisory                   // SELECT pg_advisory_lock(…), GET_LOCK(…): see advisory.go
 )
 
 // lockMode is how a statement or a transaction holds a row lock.
@@ -145,6 +146,8 @@ type statement struct {
 	chain    bool   // COMMIT/ROLLBACK AND CHAIN: a new transaction begins
 	on       bool   // kindAutocommit: SET autocommit = 1
 	database string // kindUse
+
+	advisory *advisoryCall // kindAdvisory
 }
 
 // skip returns a statement skipped for reason.
@@ -167,6 +170,7 @@ const (
 	reasonPartial    = "partial"         // fewer rows changed than named, and which is unknown
 	reasonSession    = "session unknown" // the connection's database could not be learnt
 	reasonCatalog    = "catalog error"   // the primary key could not be looked up
+	reasonLockResult = "lock result"     // a try-lock run with Exec: whether it locked is unknown
 )
 
 // parser reads tokens.
@@ -248,7 +252,11 @@ func parse(query string, d dialect) *statement {
 	var st *statement
 	switch strings.ToUpper(first.text) {
 	case "SELECT":
-		st = p.parseSelect()
+		if a, ok := p.parseAdvisory(); ok {
+			st = a
+		} else {
+			st = p.parseSelect()
+		}
 	case "INSERT":
 		st = p.parseInsert(false)
 	case "REPLACE":
@@ -545,9 +553,15 @@ func (p *parser) parseSelect() *statement {
 		return skip(reasonExpression)
 	}
 	p.accept("SQL_NO_CACHE")
+	start := p.pos
 	items, reason := p.parseItems("FROM")
 	if reason != "" {
 		if reason == reasonNoFrom {
+			for _, t := range p.toks[start:] {
+				if _, ok := advisoryFuncs[strings.ToLower(t.text)]; ok && t.kind == tokIdent {
+					return skip(reasonArgument) // a lock taken in a way the capture does not read
+				}
+			}
 			return &statement{kind: kindNone}
 		}
 		return skip(reason)

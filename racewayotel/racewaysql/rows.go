@@ -12,7 +12,7 @@ import (
 // interfaces database/sql looks for, answering as it would for a driver
 // that lacks them.
 type rows struct {
-	inner driver.Rows
+	baseRows
 	x     *exec
 	cols  []int // the table column of each result column, -1 for none
 	key   []int // the result columns of the key, nil when rows do not carry it
@@ -24,7 +24,7 @@ type rows struct {
 // wrap returns rows that record the statement's rows as they are read. A
 // SELECT's transaction holds its lock on the rows WHERE pins from now on.
 func (x *exec) wrap(inner driver.Rows) driver.Rows {
-	r := &rows{inner: inner, x: x}
+	r := &rows{baseRows: baseRows{inner}, x: x}
 	names := inner.Columns()
 	items := x.st.items
 	if x.st.kind != kindSelect {
@@ -75,8 +75,6 @@ func (x *exec) wrap(inner driver.Rows) driver.Rows {
 	}
 	return r
 }
-
-func (r *rows) Columns() []string { return r.inner.Columns() }
 
 func (r *rows) Next(dest []driver.Value) error {
 	err := r.inner.Next(dest)
@@ -226,49 +224,61 @@ func (r *rows) end() {
 	x.unnamed()
 }
 
-func (r *rows) HasNextResultSet() bool {
+// baseRows forward to the driver's rows every method database/sql may
+// call, answering as database/sql would for a driver that lacks one.
+type baseRows struct {
+	inner driver.Rows
+}
+
+func (r baseRows) Columns() []string { return r.inner.Columns() }
+
+func (r baseRows) Close() error { return r.inner.Close() }
+
+func (r baseRows) Next(dest []driver.Value) error { return r.inner.Next(dest) }
+
+func (r baseRows) HasNextResultSet() bool {
 	if n, ok := r.inner.(driver.RowsNextResultSet); ok {
 		return n.HasNextResultSet()
 	}
 	return false
 }
 
-func (r *rows) NextResultSet() error {
+func (r baseRows) NextResultSet() error {
 	if n, ok := r.inner.(driver.RowsNextResultSet); ok {
 		return n.NextResultSet()
 	}
 	return io.EOF
 }
 
-func (r *rows) ColumnTypeScanType(i int) reflect.Type {
+func (r baseRows) ColumnTypeScanType(i int) reflect.Type {
 	if t, ok := r.inner.(driver.RowsColumnTypeScanType); ok {
 		return t.ColumnTypeScanType(i)
 	}
 	return reflect.TypeFor[any]()
 }
 
-func (r *rows) ColumnTypeDatabaseTypeName(i int) string {
+func (r baseRows) ColumnTypeDatabaseTypeName(i int) string {
 	if t, ok := r.inner.(driver.RowsColumnTypeDatabaseTypeName); ok {
 		return t.ColumnTypeDatabaseTypeName(i)
 	}
 	return ""
 }
 
-func (r *rows) ColumnTypeLength(i int) (int64, bool) {
+func (r baseRows) ColumnTypeLength(i int) (int64, bool) {
 	if t, ok := r.inner.(driver.RowsColumnTypeLength); ok {
 		return t.ColumnTypeLength(i)
 	}
 	return 0, false
 }
 
-func (r *rows) ColumnTypeNullable(i int) (bool, bool) {
+func (r baseRows) ColumnTypeNullable(i int) (bool, bool) {
 	if t, ok := r.inner.(driver.RowsColumnTypeNullable); ok {
 		return t.ColumnTypeNullable(i)
 	}
 	return false, false
 }
 
-func (r *rows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+func (r baseRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
 	if t, ok := r.inner.(driver.RowsColumnTypePrecisionScale); ok {
 		return t.ColumnTypePrecisionScale(i)
 	}

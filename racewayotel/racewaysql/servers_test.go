@@ -167,6 +167,29 @@ func TestServers(t *testing.T) {
 			})
 			check("skipped", nil, reasonJoin)
 
+			if sys.System != SystemSQLite {
+				lockFn, unlockFn, lockName := "SELECT pg_try_advisory_lock($1)", "SELECT pg_advisory_unlock($1)", "postgres/"+dbName+"/advisory/77"
+				if sys.System == SystemMySQL {
+					lockFn, unlockFn, lockName = "SELECT GET_LOCK(?, 5)", "SELECT RELEASE_LOCK(?)", "mysql/lock/77"
+				}
+				span("advisory lock", func(ctx context.Context) error {
+					c, err := db.Conn(ctx) // a session lock: one connection from lock to unlock
+					if err != nil {
+						return err
+					}
+					defer c.Close()
+					var locked bool
+					if err := c.QueryRowContext(ctx, lockFn, "77").Scan(&locked); err != nil || !locked {
+						return fmt.Errorf("locked %v, %v", locked, err)
+					}
+					if err := c.QueryRowContext(ctx, q("SELECT stock FROM products WHERE id = ?"), 42).Scan(&stock); err != nil {
+						return err
+					}
+					return c.QueryRowContext(ctx, unlockFn, "77").Scan(&locked)
+				})
+				check("advisory lock", []string{"R " + p + ".stock 18 x[" + lockName + "]"})
+			}
+
 			if sys.System == SystemPostgres {
 				span("serializable", func(ctx context.Context) error {
 					tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})

@@ -3,8 +3,8 @@ package racewaysql
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
