@@ -5,58 +5,72 @@ import "slices"
 // access analyses a read or write of thread t whose clock is c: it reports
 // every unordered conflicting pair with the variable's FastTrack state and
 // history, then updates them.
+//
+// The state keeps the last write (v.w) and, beside it, every access no
+// later access supersedes (see supersedes): the last read alone (v.r) while
+// it is the only one, else the list m.reads, which then holds FastTrack's
+// concurrent reads and, unlike FastTrack, the writes that raced or that a
+// better-protected write followed. Every new access is checked against all
+// of them, so a race with an access that was dropped is always found
+// through one that superseded it.
 func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
 	d.stats.Accesses++
 	v, a := d.newAccess(t, ev, wall)
 	d.check(v, a, &c, nil)
 
-	if v.more == nil && (differs(v.w, t) || differs(v.r, t)) {
+	if v.more == nil && (differs(v.w, t) || differs(v.r, t) || (a.holdsShared() && (v.w != nil || v.r != nil))) {
 		d.moreOf(v)
 	}
 	m := v.more
-	switch {
-	case a.write:
-		// Unlike FastTrack, keep the reads the write does not order: a
-		// later write may race with them even if it is ordered after this
-		// one. The last read stays too (it costs nothing) so that the
-		// history can start from it.
-		v.w, v.wTid, v.wSeq = a, a.tid, a.seq
+	if a.write {
 		if m != nil {
 			kept := m.reads[:0]
 			for _, r := range m.reads {
-				if !hb(r, c) && differs(r, t) {
+				if !supersedes(a, r, &c) {
 					kept = append(kept, r)
 				}
 			}
-			m.reads = kept
+			if w := v.w; w != nil && !supersedes(a, w, &c) {
+				kept = append(kept, w)
+			}
+			m.reads = d.boundReads(kept)
 		}
-	case m == nil || len(m.reads) == 0:
-		if v.r == nil || !differs(v.r, t) || hb(v.r, c) {
-			v.r = a // epoch mode
-		} else {
-			m.reads = append(m.reads, v.r, a) // inflate to a read set
-			v.r = nil
-		}
-	default:
+		// (The last read stays: it costs nothing, and every later write is
+		// checked against it.)
+		v.w, v.wTid, v.wSeq = a, a.tid, a.seq
+	} else if m == nil {
+		v.r = a // v.r was nil or this thread's, and a holds no shared lock
+	} else {
 		kept := m.reads[:0]
 		for _, r := range m.reads {
-			if differs(r, t) && !hb(r, c) {
+			if !supersedes(a, r, &c) {
 				kept = append(kept, r)
 			}
 		}
-		kept = append(kept, a)
-		if limit := 4 * d.cfg.MaxHistory; len(kept) > limit {
-			d.stats.EvictedHistory += uint64(len(kept) - limit)
-			kept = append(kept[:0], kept[len(kept)-limit:]...)
+		if r := v.r; r != nil && !supersedes(a, r, &c) {
+			kept = append(kept, r)
+		}
+		kept = d.boundReads(append(kept, a))
+		if len(kept) == 1 {
+			v.r, kept = a, kept[:0] // epoch mode
+		} else {
+			v.r = nil
 		}
 		m.reads = kept
-		if len(kept) == 1 {
-			v.r, m.reads = kept[0], m.reads[:0]
-		}
 	}
 	if m != nil && m.record(a, d.cfg.MaxHistory) {
 		d.stats.EvictedHistory++
 	}
+}
+
+// boundReads keeps the newest 4 × Config.MaxHistory of a variable's
+// retained accesses beside its last write, counting the others evicted.
+func (d *Detector) boundReads(kept []*access) []*access {
+	if limit := 4 * d.cfg.MaxHistory; len(kept) > limit {
+		d.stats.EvictedHistory += uint64(len(kept) - limit)
+		kept = append(kept[:0], kept[len(kept)-limit:]...)
+	}
+	return kept
 }
 
 // late checks an access (or counts another event) that arrived after its
@@ -166,7 +180,7 @@ type checker struct {
 // another thread, once.
 func (k *checker) visit(p *access, c *clock) {
 	a, d := k.a, k.d
-	if !p.write && !a.write {
+	if !p.write && !a.write || excludes(p, a) {
 		return
 	}
 	seen := d.seen[:k.nseen]
@@ -252,7 +266,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables))
 	}
 	where := d.location(&ev.Where)
-	if !ev.HasValues && len(ev.LocksHeld) == 0 && proc == t.proc {
+	if !ev.HasValues && len(ev.LocksHeld) == 0 && len(ev.SharedLocks) == 0 && len(ev.SharedRLocks) == 0 && proc == t.proc {
 		return v, &access{thread: t, tid: t.id, seq: ev.Epoch.Seq, wall: wall, where: where, span: ev.SpanID, write: ev.Kind == KindWrite}
 	}
 	// One allocation for both.
@@ -261,7 +275,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (*variable, *acce
 		x accessExtra
 	}{
 		access: access{thread: t, tid: t.id, seq: ev.Epoch.Seq, wall: wall, where: where, span: ev.SpanID, write: ev.Kind == KindWrite, hasValues: ev.HasValues},
-		x:      accessExtra{old: ev.Old, new: ev.New, locks: ev.LocksHeld},
+		x:      accessExtra{old: ev.Old, new: ev.New, locks: ev.LocksHeld, shared: ev.SharedLocks, sharedR: ev.SharedRLocks},
 	}
 	if proc != t.proc {
 		ax.x.proc = proc

@@ -110,6 +110,11 @@ func (d *Detector) Add(e Event, now time.Time) error {
 	} else {
 		e.LocksHeld = nil
 	}
+	if e.Kind.IsAccess() {
+		e.SharedLocks, e.SharedRLocks = d.sharedSet(e.SharedLocks), d.sharedSet(e.SharedRLocks)
+	} else {
+		e.SharedLocks, e.SharedRLocks = nil, nil
+	}
 	if d.npending > 0 && d.byEpoch[e.Epoch] != nil {
 		d.stats.Duplicates++
 		return nil
@@ -339,7 +344,9 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 		// the thread's clock stays its clock while the thread is tracked.)
 		d.snapshot(ev.Epoch, c, wall)
 	case KindRelease, KindRRelease:
-		d.publish(t, ev, c, wall)
+		if !ev.Sync.IsZero() { // (a shared lock's release publishes nothing)
+			d.publish(t, ev, c, wall)
+		}
 	}
 	d.wake(t, prevDone)
 }
@@ -505,6 +512,15 @@ func (d *Detector) lockSet(held []string) []string {
 		d.lockSets[held[0]] = s
 	}
 	return s
+}
+
+// sharedSet returns a copy of a shared-lock list that the detector may
+// keep, or nil for an empty one.
+func (d *Detector) sharedSet(held []string) []string {
+	if len(held) == 0 {
+		return nil
+	}
+	return d.lockSet(held)
 }
 
 // location returns the shared copy of a code location.

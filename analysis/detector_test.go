@@ -73,6 +73,15 @@ func TestInvalidEventsAreCountedNotAnalysed(t *testing.T) {
 		"sync on a write":  func(e *analysis.Event) { e.Sync = analysis.Epoch{Thread: 9, Seq: 1} },
 		"too many locks":   func(e *analysis.Event) { e.LocksHeld = make([]string, analysis.MaxLocksHeld+1) },
 		"strand is thread": func(e *analysis.Event) { e.Kind, e.Sync = analysis.KindRelease, analysis.Epoch{Thread: 1, Seq: 1} },
+		"half a strand":    func(e *analysis.Event) { e.Kind, e.Sync = analysis.KindRelease, analysis.Epoch{Thread: 9} },
+		"too many shared":  func(e *analysis.Event) { e.SharedLocks = make([]string, analysis.MaxLocksHeld+1) },
+		"too many rshared": func(e *analysis.Event) { e.SharedRLocks = make([]string, analysis.MaxLocksHeld+1) },
+		"empty shared":     func(e *analysis.Event) { e.SharedRLocks = []string{"row/1", ""} },
+		"huge shared":      func(e *analysis.Event) { e.SharedLocks = []string{strings.Repeat("n", analysis.MaxNameLen+1)} },
+		"shared write":     func(e *analysis.Event) { e.LockShared = true },
+		"shared strand half": func(e *analysis.Event) {
+			e.Kind, e.LockShared, e.Sync = analysis.KindRelease, true, analysis.Epoch{Seq: 3}
+		},
 	}
 	for name, mutate := range bad {
 		e := good
@@ -87,6 +96,60 @@ func TestInvalidEventsAreCountedNotAnalysed(t *testing.T) {
 	add(t, d, t0, good)
 	if s := d.Stats(); s.Accesses != 1 {
 		t.Errorf("the good event was not analysed: %+v", s)
+	}
+	// A shared lock's release needs no strand epoch; a process lock's does.
+	rel := a.ev(analysis.KindRelease, "", 2)
+	rel.Lock, rel.LockShared = "postgres/bank/accounts/7", true
+	add(t, d, t0, rel)
+	if s := d.Stats(); s.Events != 2 || s.Late != 0 || s.Threads != 1 {
+		t.Errorf("a shared lock's release: %+v, want it analysed as an ordinary event", s)
+	}
+}
+
+// TestSharedLocksInReports: the exported accesses and the report show the
+// shared locks held, and the reason says why they did not exclude the
+// accesses.
+func TestSharedLocksInReports(t *testing.T) {
+	d := mustDetector(t, analysis.Config{})
+	a, b := thr{id: 1, trace: 1}, thr{id: 2, trace: 2}
+	wa := a.ev(analysis.KindWrite, "postgres/bank/accounts/7.balance", 10)
+	wa.Shared, wa.LocksHeld, wa.SharedLocks = true, []string{"mu"}, []string{"postgres/bank/accounts/7"}
+	wb := b.ev(analysis.KindWrite, "postgres/bank/accounts/7.balance", 20)
+	wb.Shared, wb.SharedRLocks = true, []string{"pg_advisory/42"}
+	add(t, d, t0, wa, wb)
+	rs := d.Drain()
+	if len(rs) != 1 {
+		t.Fatalf("races = %v, want one", pairs(rs))
+	}
+	r := rs[0]
+	if got := r.Previous.SharedLocks; len(got) != 1 || got[0] != "postgres/bank/accounts/7" || len(r.Previous.SharedRLocks) != 0 {
+		t.Errorf("Previous: SharedLocks %q SharedRLocks %q", got, r.Previous.SharedRLocks)
+	}
+	if got := r.Current.SharedRLocks; len(got) != 1 || got[0] != "pg_advisory/42" || len(r.Current.SharedLocks) != 0 {
+		t.Errorf("Current: SharedLocks %q SharedRLocks %q", r.Current.SharedLocks, got)
+	}
+	rep := r.Report()
+	for _, want := range []string{
+		"locks held: mu, shared postgres/bank/accounts/7\n",
+		"locks held: shared pg_advisory/42 (read mode)\n",
+		"no shared lock held by both (shared postgres/bank/accounts/7 vs shared pg_advisory/42 (read mode))",
+	} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep)
+		}
+	}
+	// Both in read mode: they race, and the reason says why.
+	c, e := thr{id: 3, trace: 3}, thr{id: 4, trace: 4}
+	wc := c.ev(analysis.KindWrite, "cfg", 30)
+	we := e.ev(analysis.KindWrite, "cfg", 40)
+	wc.SharedRLocks, we.SharedRLocks = []string{"cfg/lock"}, []string{"cfg/lock"}
+	add(t, d, t0, wc, we)
+	rs = d.Drain()
+	if len(rs) != 1 {
+		t.Fatalf("read-mode writers: races %v, want one", pairs(rs))
+	}
+	if !strings.Contains(rs[0].Reason, "both hold shared cfg/lock only in read mode") {
+		t.Errorf("read-mode writers: reason %q", rs[0].Reason)
 	}
 }
 
@@ -338,11 +401,12 @@ func TestEvictedGroupStartsAgain(t *testing.T) {
 	if rs := race("x", 1); rs[0].Count != 1 {
 		t.Fatalf("first race: count %d", rs[0].Count)
 	}
+	xWriters := []analysis.Epoch{{Thread: next, Seq: 1}, {Thread: next + 1, Seq: 1}}
 	race("y", 2)
-	// x is accessed again (by the last thread that wrote it: no race), so
-	// that z's arrival evicts y's state, not x's.
-	last := thr{id: next - 1, trace: 2, seq: 1}
-	add(t, d, t0, last.ev(analysis.KindRead, "x", 9))
+	// x is accessed again, after both its writes (no race), so that z's
+	// arrival evicts y's state, not x's.
+	after := thr{id: 1, trace: 3}
+	add(t, d, t0, after.ev(analysis.KindRead, "x", 9, xWriters...))
 	race("z", 3) // the third group: x's is forgotten
 	if s := d.Stats(); s.EvictedGroups != 1 || s.EvictedVariables != 1 {
 		t.Fatalf("want one group (x's) and one variable (y) evicted: %+v", s)

@@ -24,6 +24,15 @@
 // strand; a read/write lock is two (writer releases, reader releases), readers
 // acquire after the writer strand and writers after both.
 //
+// Shared locks (a database row lock, a Redis SET NX lock, an advisory lock:
+// see [Event.LockShared]) serialise several processes but give no edge: no
+// process sees the others' releases. Accesses name the shared locks they
+// hold ([Event.SharedLocks], [Event.SharedRLocks]), and two accesses of
+// which one holds a name exclusively and the other in either mode are never
+// reported against each other. A shared-lock acquire may also carry the
+// previous release's epoch in After, when the lock's store carried it: an
+// ordinary, exact edge.
+//
 // On the wire only one epoch travels (see [MaxEpochTextLen]): the sender's.
 // The [Detector] rebuilds vector clocks from the edges, so the size of what
 // travels does not grow with chain length or fan-out and no precision is lost.

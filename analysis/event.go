@@ -131,9 +131,9 @@ type Event struct {
 	// After lists epochs of other threads that happen before this event
 	// (spawn, RPC send, respond, a lock strand, a joined thread's end).
 	After []Epoch
-	// Sync, for KindRelease and KindRRelease, is the epoch this release
-	// publishes on the lock's strand. Sync.Seq counts the strand's releases
-	// from 1.
+	// Sync, for KindRelease and KindRRelease of a process lock, is the
+	// epoch this release publishes on the lock's strand. Sync.Seq counts the
+	// strand's releases from 1. A shared lock's release has none.
 	Sync Epoch
 
 	// Var names the variable accessed (reads and writes). Unless Shared is
@@ -148,8 +148,24 @@ type Event struct {
 	Old, New  string
 	HasValues bool
 
-	Lock      string   // the lock of a lock event (scoped to the process)
-	LocksHeld []string // locks the thread held at an access
+	// Lock names the lock of a lock event: a lock of the process, or, with
+	// LockShared, a shared lock named fleet-wide.
+	Lock string
+	// LockShared marks the lock of a lock event as shared: a lock that
+	// serialises several processes (a database row lock, a Redis SET NX
+	// lock, an advisory lock, a lease). Its release needs no Sync: no process
+	// knows the releases of the others, so a shared lock orders nothing by
+	// itself; the accesses made under it name it in SharedLocks or
+	// SharedRLocks instead.
+	LockShared bool
+	// LocksHeld lists the process-scoped locks the thread held at an access.
+	LocksHeld []string
+	// SharedLocks and SharedRLocks list the shared locks held at an access,
+	// by their fleet-wide names: held exclusively, and held in read (shared)
+	// mode. Two accesses to a variable never race when one holds a name
+	// exclusively and the other holds it in either mode: they cannot overlap.
+	// It is a lockset rule, not a happens-before edge: it orders nothing else.
+	SharedLocks, SharedRLocks []string
 
 	Service string   // service.name
 	Process string   // the process (service instance) identity
@@ -167,9 +183,9 @@ type Event struct {
 // Limits on one event, checked by [Event.Validate].
 const (
 	MaxAfter     = 8    // epochs in Event.After
-	MaxNameLen   = 1024 // bytes in Var, Lock, each LocksHeld name, ThreadName, Service, Process
+	MaxNameLen   = 1024 // bytes in Var, Lock, each lock name held, ThreadName, Service, Process
 	MaxValueLen  = 1024 // bytes in Old and New
-	MaxLocksHeld = 16
+	MaxLocksHeld = 16   // names in each of LocksHeld, SharedLocks and SharedRLocks
 )
 
 // ErrInvalidEvent is wrapped by every error [Event.Validate] returns.
@@ -188,8 +204,8 @@ func (e *Event) Validate() error {
 		return bad("%s without an epoch", e.Kind)
 	case len(e.After) > MaxAfter:
 		return bad("%d edges, more than %d", len(e.After), MaxAfter)
-	case len(e.LocksHeld) > MaxLocksHeld:
-		return bad("%d locks held, more than %d", len(e.LocksHeld), MaxLocksHeld)
+	case len(e.LocksHeld) > MaxLocksHeld || len(e.SharedLocks) > MaxLocksHeld || len(e.SharedRLocks) > MaxLocksHeld:
+		return bad("%d locks held, more than %d", max(len(e.LocksHeld), len(e.SharedLocks), len(e.SharedRLocks)), MaxLocksHeld)
 	case len(e.Var) > MaxNameLen || len(e.Lock) > MaxNameLen || len(e.ThreadName) > MaxNameLen ||
 		len(e.Service) > MaxNameLen || len(e.Process) > MaxNameLen:
 		return bad("name longer than %d bytes", MaxNameLen)
@@ -197,8 +213,12 @@ func (e *Event) Validate() error {
 		return bad("value longer than %d bytes", MaxValueLen)
 	case e.Kind.IsAccess() && e.Var == "":
 		return bad("%s without a variable", e.Kind)
-	case (e.Kind == KindRelease || e.Kind == KindRRelease) && (e.Sync.Thread == 0 || e.Sync.Seq == 0):
+	case e.LockShared && !e.Kind.isLock():
+		return bad("%s marked as a shared lock event", e.Kind)
+	case (e.Kind == KindRelease || e.Kind == KindRRelease) && !e.LockShared && (e.Sync.Thread == 0 || e.Sync.Seq == 0):
 		return bad("%s without a strand epoch", e.Kind)
+	case !e.Sync.IsZero() && (e.Sync.Thread == 0 || e.Sync.Seq == 0):
+		return bad("%s with a zero component in its strand epoch", e.Kind)
 	case e.Kind != KindRelease && e.Kind != KindRRelease && !e.Sync.IsZero():
 		return bad("%s with a strand epoch", e.Kind)
 	case e.Sync.Thread != 0 && e.Sync.Thread == e.Epoch.Thread:
@@ -217,5 +237,22 @@ func (e *Event) Validate() error {
 			return bad("lock name longer than %d bytes", MaxNameLen)
 		}
 	}
+	for _, list := range [...][]string{e.SharedLocks, e.SharedRLocks} {
+		for _, l := range list {
+			if len(l) > MaxNameLen {
+				return bad("shared lock name longer than %d bytes", MaxNameLen)
+			}
+			if l == "" {
+				// (An empty name would make unrelated accesses exclude
+				// each other: a hidden race.)
+				return bad("empty shared lock name")
+			}
+		}
+	}
 	return nil
+}
+
+// isLock reports whether k acquires or releases a lock.
+func (k Kind) isLock() bool {
+	return k == KindAcquire || k == KindRelease || k == KindRAcquire || k == KindRRelease
 }

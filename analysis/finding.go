@@ -149,6 +149,7 @@ func (p *access) export(a *Access) {
 	if x := p.extra; x != nil {
 		a.Old, a.New, a.HasValues = x.old, x.new, p.hasValues
 		a.LocksHeld = slices.Clone(x.locks)
+		a.SharedLocks, a.SharedRLocks = slices.Clone(x.shared), slices.Clone(x.sharedR)
 	}
 }
 
@@ -177,9 +178,11 @@ func reason(p, a *access) string {
 		b = append(b, " happens before the other"...)
 	}
 	pl, al := p.locks(), a.locks()
+	if len(pl) == 0 && len(al) == 0 && !p.holdsShared() && !a.holdsShared() {
+		b = append(b, "; neither holds a lock"...)
+	}
 	switch {
 	case len(pl) == 0 && len(al) == 0:
-		b = append(b, "; neither holds a lock"...)
 	case p.process() != a.process():
 		b = append(b, "; their locks are in different processes, so no lock orders them"...)
 	default:
@@ -201,6 +204,28 @@ func reason(p, a *access) string {
 			b = append(b, " but its acquire was not ordered after the other's release"...)
 		}
 	}
+	if p.holdsShared() || a.holdsShared() {
+		// They race, so a name both hold, both hold in read mode.
+		var both []string
+		if p.holdsShared() && a.holdsShared() {
+			for _, n := range p.extra.sharedR {
+				if slices.Contains(a.extra.sharedR, n) {
+					both = append(both, n)
+				}
+			}
+		}
+		if len(both) > 0 {
+			b = append(b, "; both hold shared "...)
+			b = appendLocks(b, both)
+			b = append(b, " only in read mode, which does not exclude the other"...)
+		} else {
+			b = append(b, "; no shared lock held by both ("...)
+			b = appendShared(b, p, true)
+			b = append(b, " vs "...)
+			b = appendShared(b, a, true)
+			b = append(b, ')')
+		}
+	}
 	return string(b)
 }
 
@@ -209,6 +234,39 @@ func (p *access) locks() []string {
 		return nil
 	}
 	return p.extra.locks
+}
+
+// appendShared appends the shared locks p holds, as in a report's "locks
+// held" ("shared NAME", "shared NAME (read mode)"), or "none" if none and
+// orNone.
+func appendShared(b []byte, p *access, orNone bool) []byte {
+	var excl, read []string
+	if p.extra != nil {
+		excl, read = p.extra.shared, p.extra.sharedR
+	}
+	return appendSharedLocks(b, excl, read, orNone)
+}
+
+func appendSharedLocks(b []byte, excl, read []string, orNone bool) []byte {
+	if len(excl)+len(read) == 0 && orNone {
+		return append(b, "none"...)
+	}
+	for i, name := range excl {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, "shared "...)
+		b = append(b, name...)
+	}
+	for i, name := range read {
+		if i > 0 || len(excl) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, "shared "...)
+		b = append(b, name...)
+		b = append(b, " (read mode)"...)
+	}
+	return b
 }
 
 // appendLocks appends the comma-separated lock names, or "none".

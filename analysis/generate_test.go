@@ -11,11 +11,14 @@ import (
 
 // This file generates random but realistic executions: several services and
 // processes, several traces, threads that read and write a few variables,
-// mutexes and read/write locks, spawns and joins, and RPC chains. The
+// mutexes and read/write locks, shared locks (fleet-wide, some with a read
+// mode) around shared variables, spawns and joins, and RPC chains. The
 // generator simulates the execution step by step (one event of one runnable
-// thread per step, in a global order), so lock semantics really hold:
-// a thread only acquires a lock that is free, readers exclude writers, and
-// lock-protected accesses are really ordered through the lock strands.
+// thread per step, in a global order), so lock semantics really hold: a
+// thread only acquires a lock that is free, readers exclude writers,
+// lock-protected accesses are really ordered through the lock strands, and
+// accesses under a shared lock really exclude each other (with no edge
+// between them, unless the acquire carries the optional exact edge).
 
 // genConfig sizes a generated execution.
 type genConfig struct {
@@ -35,6 +38,12 @@ var defaultGen = genConfig{Services: 2, Procs: 2, Roots: 4, MaxThreads: 24, Budg
 var (
 	genLocalVars  = []string{"x", "y", "request_count"}
 	genSharedVars = []string{"postgres/shop/products/42.stock", "redis/cart/7"}
+	// genSharedLocks[i] protects genSharedVars[i]; the row lock has a read
+	// mode (SELECT … FOR SHARE).
+	genSharedLocks = []struct {
+		name string
+		rw   bool
+	}{{"postgres/shop/products/42", true}, {"redis/0/lock:cart:7", false}}
 )
 
 type simProc struct {
@@ -52,6 +61,16 @@ type simLock struct {
 	readers int
 }
 
+// simShared is a shared lock: one for the whole fleet.
+type simShared struct {
+	name        string
+	index       int
+	rw          bool
+	writer      *simThread
+	readers     int
+	lastRelease analysis.Epoch // of an exclusive holder
+}
+
 type simThread struct {
 	id      analysis.ThreadID
 	seq     uint64
@@ -65,6 +84,7 @@ type simThread struct {
 	started, done bool
 	budget        int
 	held          *simLock
+	sheld         *simShared // at most one of held and sheld is set
 	heldRead      bool
 	holdLeft      int
 	children      []*simThread // spawned, not yet awaited
@@ -79,6 +99,7 @@ type simulator struct {
 	rng     *rand.Rand
 	cfg     genConfig
 	procs   []*simProc
+	shared  []*simShared
 	threads []*simThread
 	events  []analysis.Event
 	values  map[string]int
@@ -117,6 +138,13 @@ func (s *simulator) emit(t *simThread, e analysis.Event) analysis.Epoch {
 	if t.held != nil {
 		e.LocksHeld = []string{t.held.name}
 	}
+	if t.sheld != nil && e.Kind.IsAccess() {
+		if t.heldRead {
+			e.SharedRLocks = []string{t.sheld.name}
+		} else {
+			e.SharedLocks = []string{t.sheld.name}
+		}
+	}
 	if e.Where.File == "" {
 		e.Where = analysis.Location{File: "gen.go", Line: 1 + int(e.Kind), Function: "gen." + e.Kind.String()}
 	}
@@ -146,6 +174,9 @@ func generate(seed uint64, cfg genConfig, base time.Time) []analysis.Event {
 			s.procs = append(s.procs, p)
 		}
 	}
+	for i, l := range genSharedLocks {
+		s.shared = append(s.shared, &simShared{name: l.name, index: i, rw: l.rw})
+	}
 	for range cfg.Roots {
 		var trace [16]byte
 		for i := range trace {
@@ -166,7 +197,7 @@ func generate(seed uint64, cfg genConfig, base time.Time) []analysis.Event {
 		s.step(runnable[s.rng.IntN(len(runnable))])
 	}
 	for _, t := range s.threads {
-		if t.waitFor != nil || t.held != nil || !t.done {
+		if t.waitFor != nil || t.held != nil || t.sheld != nil || !t.done {
 			panic("generator: thread left blocked or holding a lock")
 		}
 	}
@@ -195,18 +226,24 @@ func (s *simulator) step(t *simThread) {
 		} else {
 			s.emit(t, analysis.Event{Kind: analysis.KindAwait, After: []analysis.Epoch{w.last}})
 		}
-	case t.held != nil && t.holdLeft > 0:
+	case (t.held != nil || t.sheld != nil) && t.holdLeft > 0:
 		t.holdLeft--
 		s.access(t)
 	case t.held != nil:
 		s.release(t)
+	case t.sheld != nil:
+		s.releaseShared(t)
 	case t.budget > 0:
 		t.budget--
 		switch r := rng.IntN(100); {
 		case r < 50:
 			s.access(t)
-		case r < 68:
+		case r < 60:
 			if !s.acquire(t) {
+				s.access(t)
+			}
+		case r < 68:
+			if !s.acquireShared(t) {
 				s.access(t)
 			}
 		case r < 78 && len(s.threads) < s.cfg.MaxThreads:
@@ -252,6 +289,9 @@ func (s *simulator) access(t *simThread) {
 		// Mostly the variable this lock protects.
 		shared = false
 		name = genLocalVars[t.held.index%len(genLocalVars)]
+	case t.sheld != nil && rng.IntN(10) < 8:
+		shared = true
+		name = genSharedVars[t.sheld.index]
 	case shared:
 		name = genSharedVars[rng.IntN(len(genSharedVars))]
 	default:
@@ -338,4 +378,47 @@ func (s *simulator) release(t *simThread) {
 	}
 	s.emit(t, e)
 	t.held = nil
+}
+
+// acquireShared takes a shared lock if it is free for the chosen mode (in
+// any process) and reports whether it did. Half the exclusive acquires carry
+// the optional exact edge from the previous exclusive release, as when the
+// lock's store (a Redis value, a lease row) holds the releaser's epoch.
+func (s *simulator) acquireShared(t *simThread) bool {
+	rng := s.rng
+	l := s.shared[rng.IntN(len(s.shared))]
+	read := l.rw && rng.IntN(2) == 0
+	switch {
+	case l.writer != nil, !read && l.readers > 0:
+		return false
+	case read:
+		l.readers++
+	default:
+		l.writer = t
+	}
+	e := analysis.Event{Kind: analysis.KindAcquire, Lock: l.name, LockShared: true}
+	if read {
+		e.Kind = analysis.KindRAcquire
+	} else if !l.lastRelease.IsZero() && l.lastRelease.Thread != t.id && rng.IntN(2) == 0 {
+		e.After = []analysis.Epoch{l.lastRelease}
+	}
+	s.emit(t, e)
+	t.sheld, t.heldRead, t.holdLeft = l, read, 1+rng.IntN(3)
+	return true
+}
+
+func (s *simulator) releaseShared(t *simThread) {
+	l := t.sheld
+	e := analysis.Event{Kind: analysis.KindRelease, Lock: l.name, LockShared: true}
+	if t.heldRead {
+		e.Kind = analysis.KindRRelease
+		l.readers--
+	} else {
+		l.writer = nil
+	}
+	ep := s.emit(t, e)
+	if !t.heldRead {
+		l.lastRelease = ep
+	}
+	t.sheld = nil
 }

@@ -18,6 +18,10 @@ import (
 //   - strands: the strand epoch a release publishes (Event.Sync) happens after
 //     the release and after the previous epoch of the same strand.
 //
+// A pair of unordered conflicting accesses races unless their shared locks
+// exclude each other: some name held exclusively (Event.SharedLocks) by one
+// and in either mode by the other.
+//
 // Events are processed in a topological order of that graph (Kahn's
 // algorithm), so the clock of every predecessor is known when an event is
 // reached. It is deliberately simple: it is the reference the detector is
@@ -158,6 +162,7 @@ type oracle struct {
 	Accesses []oracleAccess // in a topological order of happens-before
 	Keys     []varKey       // by interned id
 	window   time.Duration
+	excluded int // unordered conflicting pairs that shared locks exclude (counted by each)
 }
 
 // newOracle computes exact vector clocks for events. It fails on duplicate
@@ -304,11 +309,32 @@ func (o *oracle) each(f func(a, b *oracleAccess)) {
 			if d := b.Time.Sub(a.Time); d > o.window || -d > o.window {
 				continue
 			}
-			if !happensBefore(a, b) {
-				f(a, b)
+			if happensBefore(a, b) {
+				continue
 			}
+			if sharedLocksExclude(&o.Events[a.Index], &o.Events[b.Index]) {
+				o.excluded++
+				continue
+			}
+			f(a, b)
 		}
 	}
+}
+
+// sharedLocksExclude reports whether accesses a and b cannot overlap: a
+// shared lock is held exclusively by one and in either mode by the other.
+func sharedLocksExclude(a, b *analysis.Event) bool {
+	for _, n := range a.SharedLocks {
+		if slices.Contains(b.SharedLocks, n) || slices.Contains(b.SharedRLocks, n) {
+			return true
+		}
+	}
+	for _, n := range b.SharedLocks {
+		if slices.Contains(a.SharedRLocks, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // oracleResult is every racing pair and what follows from them.
@@ -316,6 +342,9 @@ type oracleResult struct {
 	Pairs  map[epochPair]analysis.RaceKind
 	Vars   map[varKey]bool
 	Groups map[raceGroup]int // occurrences
+	// Excluded counts the unordered conflicting pairs that shared locks
+	// keep from racing.
+	Excluded int
 }
 
 func raceKindOf(aWrite, bWrite bool) analysis.RaceKind {
@@ -340,6 +369,7 @@ func (o *oracle) races() *oracleResult {
 		g := raceGroup{Key: key, Kind: kind, Locs: makeLocPair(o.Events[a.Index].Where.String(), o.Events[b.Index].Where.String())}
 		r.Groups[g]++
 	})
+	r.Excluded = o.excluded
 	return r
 }
 

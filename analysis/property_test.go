@@ -187,12 +187,19 @@ func TestPropertyAgainstOracle(t *testing.T) {
 		seeds = 80
 	}
 	var oracleGroups, reportedGroups, oraclePairs, reportedPairs, racySeeds, lockedAccesses, failed int
+	var sharedAccesses, sharedReadAccesses, excludedPairs int
 	for seed := range uint64(seeds) {
 		cfg := genConfigFor(seed)
 		events := generate(seed, cfg, genBase)
 		for _, e := range events {
 			if e.Kind.IsAccess() && len(e.LocksHeld) > 0 {
 				lockedAccesses++
+			}
+			if len(e.SharedLocks) > 0 {
+				sharedAccesses++
+			}
+			if len(e.SharedRLocks) > 0 {
+				sharedReadAccesses++
 			}
 		}
 		orc, err := runOracle(events, analysis.DefaultWindow)
@@ -202,6 +209,7 @@ func TestPropertyAgainstOracle(t *testing.T) {
 		if len(orc.Pairs) > 0 {
 			racySeeds++
 		}
+		excludedPairs += orc.Excluded
 		for mode := range 3 {
 			ok := t.Run(fmt.Sprintf("seed=%d/mode=%d", seed, mode), func(t *testing.T) {
 				d := newDetector(t, analysis.Config{Wait: time.Hour})
@@ -223,8 +231,8 @@ func TestPropertyAgainstOracle(t *testing.T) {
 				checkNoFalsePositives(t, orc, races)
 				checkRacyVarsCovered(t, orc, races)
 				st := d.Stats()
-				if st.Forced != 0 {
-					t.Errorf("Stats.Forced = %d with Wait 1h", st.Forced)
+				if st.Forced != 0 || st.Late != 0 {
+					t.Errorf("Stats.Forced = %d, Late = %d with Wait 1h", st.Forced, st.Late)
 				}
 				if st.Events != uint64(len(events)) || st.Invalid != 0 {
 					t.Errorf("Stats.Events = %d, Invalid = %d; fed %d valid events", st.Events, st.Invalid, len(events))
@@ -261,10 +269,15 @@ func TestPropertyAgainstOracle(t *testing.T) {
 	if racySeeds < seeds/4 || racySeeds == seeds {
 		t.Errorf("generator: %d of %d executions racy; want a mix", racySeeds, seeds)
 	}
-	if lockedAccesses == 0 {
-		t.Error("generator produced no lock-protected access")
+	if lockedAccesses == 0 || sharedAccesses == 0 || sharedReadAccesses == 0 {
+		t.Errorf("generator: %d lock-protected accesses, %d under an exclusive shared lock, %d under a read-mode one; want some of each",
+			lockedAccesses, sharedAccesses, sharedReadAccesses)
 	}
-	t.Logf("%d executions (%d racy), %d lock-protected accesses", seeds, racySeeds, lockedAccesses)
+	if excludedPairs == 0 {
+		t.Error("no unordered conflicting pair was excluded by shared locks: the lockset rule is not exercised")
+	}
+	t.Logf("%d executions (%d racy), %d lock-protected accesses, %d (%d in read mode) under shared locks, %d pairs excluded by them",
+		seeds, racySeeds, lockedAccesses, sharedAccesses, sharedReadAccesses, excludedPairs)
 	if oracleGroups > 0 {
 		t.Logf("location-pair coverage: %d of %d oracle race groups reported (%.1f%%)",
 			reportedGroups, oracleGroups, 100*float64(reportedGroups)/float64(oracleGroups))

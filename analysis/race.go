@@ -67,7 +67,13 @@ type Access struct {
 	Where     Location
 	Old, New  string
 	HasValues bool
+	// LocksHeld lists the process-scoped locks held at the access.
 	LocksHeld []string
+	// SharedLocks and SharedRLocks list the shared locks (fleet-wide names)
+	// held at the access, exclusively and in read mode (see
+	// [Event.SharedLocks]). Two racing accesses never hold a common name
+	// with one of them holding it exclusively.
+	SharedLocks, SharedRLocks []string
 }
 
 // LostUpdate explains a write/write race between two read-modify-writes

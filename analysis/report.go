@@ -90,7 +90,16 @@ func writeAccess(b *strings.Builder, prefix string, a *Access) {
 	default:
 		b.WriteString("  value not recorded")
 	}
-	fmt.Fprintf(b, ", locks held: %s\n", appendLocks(nil, a.LocksHeld))
+	held := appendLocks(nil, a.LocksHeld)
+	if len(a.SharedLocks)+len(a.SharedRLocks) > 0 {
+		if len(a.LocksHeld) == 0 {
+			held = held[:0]
+		} else {
+			held = append(held, ", "...)
+		}
+		held = appendSharedLocks(held, a.SharedLocks, a.SharedRLocks, false)
+	}
+	fmt.Fprintf(b, ", locks held: %s\n", held)
 	fmt.Fprintf(b, "  trace %s span %s epoch %s\n", shortTrace(a.TraceID), hex.EncodeToString(a.SpanID[:]), a.Epoch)
 }
 

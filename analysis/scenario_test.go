@@ -30,6 +30,8 @@ import (
 //	lock T L / unlock T L                mutex L of T's process
 //	wlock T L / wunlock T L              write side of RW lock L
 //	rlock T L / runlock T L              read side of RW lock L
+//	slock T N / sunlock T N              shared lock N (fleet-wide), exclusively
+//	srlock T N / srunlock T N            shared lock N in read mode
 //	T read VAR [shared] [=V] [@file:line]
 //	T write VAR [shared] [OLD->NEW] [@file:line]
 //	repeat A..B ... endrepeat            the lines between, for i = A..B (or down
@@ -45,9 +47,9 @@ import (
 //	# config: default | Key=Value ...    a detector configuration to run (each
 //	                                     config line is one run; default if none)
 //
-// Every scenario is run with its events shuffled (all delivered, then
-// Flush) and, for scenario 8, in shuffled batches with increasing arrival
-// times and Advance between batches.
+// Every scenario is run with its events in their actual order, shuffled
+// (all delivered, then Flush) and, for scenario 8, in shuffled batches with
+// increasing arrival times and Advance between batches.
 
 // scenarioFiles are the fixtures DESIGN §4 requires at the analysis level.
 var scenarioFiles = []string{
@@ -63,6 +65,11 @@ var scenarioFiles = []string{
 	"s11_lock_10k",
 	"s12_process_scope",
 	"rwlock",
+	"shared_lock_rmw",
+	"shared_lock_one_unlocked",
+	"shared_lock_read_mode_writers",
+	"shared_lock_reader_vs_writer",
+	"shared_lock_pruning",
 }
 
 // finding is what a want line describes.
@@ -102,6 +109,8 @@ type bThread struct {
 	trace     [16]byte
 	span      [8]byte
 	held      []string
+	shared    []string // shared locks held exclusively
+	sharedR   []string // shared locks held in read mode
 	ended     bool
 	last      analysis.Epoch
 	origin    analysis.Origin
@@ -174,6 +183,9 @@ func (b *builder) emit(t *bThread, e analysis.Event) analysis.Epoch {
 	e.Service, e.Process, e.TraceID, e.SpanID = t.svc, t.proc, t.trace, t.span
 	if len(t.held) > 0 && e.LocksHeld == nil {
 		e.LocksHeld = slices.Clone(t.held)
+	}
+	if e.Kind.IsAccess() {
+		e.SharedLocks, e.SharedRLocks = slices.Clone(t.shared), slices.Clone(t.sharedR)
 	}
 	e.Time = b.base.Add(time.Duration(len(b.events)+1) * b.step)
 	b.events = append(b.events, e)
@@ -350,6 +362,36 @@ func (b *builder) exec(f []string) error {
 			l.rn++
 			b.emit(t, analysis.Event{Kind: analysis.KindRRelease, Lock: f[2], Sync: analysis.Epoch{Thread: l.r, Seq: l.rn}})
 			t.held = slices.DeleteFunc(t.held, func(s string) bool { return s == f[2] })
+		}
+		return nil
+	case "slock", "srlock", "sunlock", "srunlock":
+		if err := need(3); err != nil {
+			return err
+		}
+		t, err := b.thread(f[1])
+		if err != nil {
+			return err
+		}
+		held := &t.shared
+		if f[0] == "srlock" || f[0] == "srunlock" {
+			held = &t.sharedR
+		}
+		e := analysis.Event{Lock: f[2], LockShared: true}
+		switch f[0] {
+		case "slock":
+			e.Kind = analysis.KindAcquire
+		case "srlock":
+			e.Kind = analysis.KindRAcquire
+		case "sunlock":
+			e.Kind = analysis.KindRelease
+		case "srunlock":
+			e.Kind = analysis.KindRRelease
+		}
+		b.emit(t, e)
+		if e.Kind == analysis.KindAcquire || e.Kind == analysis.KindRAcquire {
+			*held = append(*held, f[2])
+		} else {
+			*held = slices.DeleteFunc(*held, func(s string) bool { return s == f[2] })
 		}
 		return nil
 	}
@@ -682,6 +724,16 @@ func runScenario(t *testing.T, sc *scenario) {
 		seeds = seeds[:1]
 	}
 	for ci, cfg := range sc.configs {
+		t.Run(fmt.Sprintf("config%d/inorder", ci), func(t *testing.T) {
+			d := newDetector(t, cfg)
+			for _, e := range events {
+				if err := d.Add(e, e.Time); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.Flush()
+			checkScenarioRaces(t, sc, d, orc)
+		})
 		for _, seed := range seeds {
 			t.Run(fmt.Sprintf("config%d/shuffled%d", ci, seed), func(t *testing.T) {
 				d := newDetector(t, cfg)

@@ -32,7 +32,9 @@ type access struct {
 // accessExtra holds the optional context of an access.
 type accessExtra struct {
 	old, new string
-	locks    []string
+	locks    []string // process-scoped locks held
+	shared   []string // shared locks held exclusively
+	sharedR  []string // shared locks held in read mode
 	proc     *process // the access's process when it is not its thread's
 }
 
@@ -58,7 +60,7 @@ type variable struct {
 
 // varMore is the state of a variable touched by several threads.
 type varMore struct {
-	reads []*access // the last read of each thread whose read is not yet ordered before a write
+	reads []*access // the accesses beside w that no later access supersedes (see Detector.access)
 	hist  []*access // ring of recent accesses (in buf up to the default bound)
 	next  int       // next slot of hist to write
 	buf   [DefaultMaxHistory]*access

@@ -21,6 +21,7 @@ var modules = []string{
 	".",
 	"processor/racewayprocessor",
 	"exporter/racewayexporter",
+	"dashboards",
 	"collector/e2e",
 }
 

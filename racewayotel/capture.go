@@ -3,6 +3,7 @@ package racewayotel
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,15 +28,6 @@ type SharedAccess struct {
 	// Old and New are the values, as in [Tracker.TrackStateChange]: before
 	// and after a write; for a read, New is the value read. nil records none.
 	Old, New any
-	// OldSeen, on a Write whose Old is nil, records as Old the value this
-	// thread last saw of Resource: the New of its latest access to it
-	// through TrackSharedAccess, when that access had one and is among the
-	// thread's last maxSeen shared resources. A capture that sees a
-	// statement write a value, but not what the row held before, thus
-	// records the value the application read and computed from, as a
-	// hand-written TrackSharedStateChange would: two writes that both
-	// replaced the value they read are classified as a lost update.
-	OldSeen bool
 	// Locks and RLocks name shared locks held for this access, exclusively
 	// and in read mode, beyond those the thread holds through
 	// [Tracker.TrackSharedLockAcquire]: a transaction's row locks, the row
@@ -46,6 +38,17 @@ type SharedAccess struct {
 	// is the first caller outside them and outside racewayotel's packages. A
 	// package path also stands for its subpackages.
 	CallerSkip []string
+	// OldSeen, on a write whose Old is nil, records as Old the value the
+	// thread last read or wrote of Resource through TrackSharedAccess, if
+	// Resource is among the last few (maxSeen) it so accessed and that
+	// access had a value (a delete, or a read that found nothing, leaves
+	// none): the read half
+	// of a read-modify-write that the application splits over two
+	// operations (a Redis GET then SET, a SELECT then an UPDATE … SET
+	// stock = ?), whose write the capture sees without its old value. Two
+	// such writes that raced after reading the same value are then
+	// classified as a lost update, with the numbers.
+	OldSeen bool
 }
 
 // TrackSharedAccess records a, an access to shared state seen by a
@@ -64,9 +67,9 @@ func (t *Tracker) TrackSharedAccess(ctx context.Context, a SharedAccess) {
 
 // TrackSharedAccesses records accesses in order, as TrackSharedAccess would
 // one after the other, but locates them once, at the first caller outside
-// the CallerSkip packages of the first: the reads and writes of the columns
-// a statement touched, for one unwinding of the stack rather than one per
-// column.
+// the CallerSkip packages of the first, and finds the calling thread once:
+// the reads and writes of the columns a statement touched, for one
+// unwinding of the stack rather than one per column.
 func (t *Tracker) TrackSharedAccesses(ctx context.Context, accesses []SharedAccess) {
 	if t == nil || len(accesses) == 0 {
 		return
@@ -79,7 +82,7 @@ func (t *Tracker) TrackSharedAccesses(ctx context.Context, accesses []SharedAcce
 	}
 }
 
-// trackShared records a on th, which goroutine g owns.
+// trackShared records a on th, which goroutine g owns, located at loc.
 func (t *Tracker) trackShared(ctx context.Context, th *thread, g int64, loc *location, a SharedAccess) {
 	r := record{
 		kind:    analysis.KindWrite,
@@ -91,55 +94,57 @@ func (t *Tracker) trackShared(ctx context.Context, th *thread, g int64, loc *loc
 	}
 	if a.Access != Write {
 		r.kind = analysis.KindRead
-	} else if a.Old == nil && a.OldSeen {
-		r.old, r.hasOld = th.seen.get(r.varName)
 	} else {
 		r.old, r.hasOld = valueText(a.Old)
 	}
 	r.new, r.hasNew = valueText(a.New)
 	if th.seen == nil {
-		th.seen = &seenValues{}
+		th.seen = new(seenValues)
 	}
-	th.seen.put(r.varName, r.new, r.hasNew)
+	if a.OldSeen && r.kind == analysis.KindWrite && !r.hasOld {
+		r.old, r.hasOld = th.seen.get(r.varName)
+	}
 	t.emit(ctx, th, g, &r)
+	th.seen.update(&r)
 }
 
 // maxSeen bounds the shared resources whose last value a thread remembers
 // for SharedAccess.OldSeen.
 const maxSeen = 8
 
-// seenValues are the last values a thread saw of its last maxSeen shared
-// resources accessed through TrackSharedAccess, a ring; nil until the
-// thread's first such access.
+// seenValues are the values a thread last read or wrote of the last maxSeen
+// shared resources it accessed through TrackSharedAccess, a ring (a thread
+// gets one on its first such access). Only the thread's owner uses them.
 type seenValues struct {
-	names [maxSeen]string
-	vals  [maxSeen]string
-	ok    [maxSeen]bool
-	next  int
+	names, values [maxSeen]string
+	next          int
 }
 
 func (s *seenValues) get(name string) (string, bool) {
-	if s == nil {
+	if name == "" {
 		return "", false
 	}
 	for i, n := range s.names {
-		if n == name && s.ok[i] {
-			return s.vals[i], true
+		if n == name {
+			return s.values[i], true
 		}
 	}
 	return "", false
 }
 
-// put remembers val (none unless ok) as the last value seen of name.
-func (s *seenValues) put(name, val string, ok bool) {
-	for i, n := range s.names {
-		if n == name {
-			s.vals[i], s.ok[i] = val, ok
-			return
-		}
+// update remembers the value r read or wrote, or forgets its variable's
+// after an access with no value (a delete, a read of a missing key).
+func (s *seenValues) update(r *record) {
+	i := slices.Index(s.names[:], r.varName)
+	switch {
+	case r.hasNew && i >= 0:
+		s.values[i] = r.new
+	case r.hasNew:
+		s.names[s.next], s.values[s.next] = r.varName, r.new
+		s.next = (s.next + 1) % maxSeen
+	case i >= 0:
+		s.names[i], s.values[i] = "", ""
 	}
-	s.names[s.next], s.vals[s.next], s.ok[s.next] = name, val, ok
-	s.next = (s.next + 1) % maxSeen
 }
 
 // ownPackage is the package path of racewayotel; its subpackages (the

@@ -28,13 +28,15 @@ func TestStartHandlerMessageQueue(t *testing.T) {
 	go func() {
 		mctx := propagators.Extract(context.Background(), propagation.MapCarrier(headers))
 		mctx, cspan := c.start(mctx, "consume")
-		defer cspan.End()
 		hctx, respond := c.rw.StartHandler(mctx, "consume jobs")
 		c.rw.TrackSharedStateChange(hctx, row, "new", "running", racewayotel.Write)
 		clock := respond()
 		if again := respond(); again != clock || clock == "" {
 			t.Errorf("respond returned %q then %q, want one non-empty epoch", clock, again)
 		}
+		// Ended before the reply: the test reads the ended spans once the
+		// reply has arrived.
+		cspan.End()
 		reply <- clock
 	}()
 	p.rw.TrackResponseClock(ctx, <-reply) // as if the producer waited for a reply

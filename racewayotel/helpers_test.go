@@ -90,6 +90,7 @@ func decode(t testing.TB, spans []sdktrace.ReadOnlySpan) []analysis.Event {
 				t.Fatalf("span %q event %q: %v", s.Name(), ev.Name, err)
 			}
 			e.After, e.LocksHeld = slices.Clone(e.After), slices.Clone(e.LocksHeld)
+			e.SharedLocks, e.SharedRLocks = slices.Clone(e.SharedLocks), slices.Clone(e.SharedRLocks)
 			out = append(out, e)
 		}
 	}

@@ -19,6 +19,21 @@ type SharedLocker interface {
 	Unlock(ctx context.Context) error
 }
 
+// TokenLocker is a SharedLocker whose store carries a release token with the
+// lock (see [AfterRelease]), such as a Redis lock that keeps it in a
+// companion key. [Tracker.WithSharedLock] then records the exact release →
+// acquire edge: its acquire follows the token Lock read, and it releases with
+// UnlockToken, which stores the token of its release for the next holder.
+type TokenLocker interface {
+	SharedLocker
+	// LockToken returns the release token that the last successful Lock
+	// read with the lock, "" if there was none.
+	LockToken() string
+	// UnlockToken is Unlock, storing token with the lock as it releases it
+	// ("" stores nothing).
+	UnlockToken(ctx context.Context, token string) error
+}
+
 // LockOption configures the record of a shared lock's acquire.
 type LockOption interface {
 	applyLock(*record, *Tracker)
@@ -105,20 +120,34 @@ func (t *Tracker) TrackSharedRLockRelease(ctx context.Context, name string) stri
 // [Tracker.TrackSharedLockAcquire]), recording the acquire after l.Lock
 // succeeds and the release before l.Unlock. When Lock fails, fn does not run
 // and the error is returned. Otherwise l is unlocked even if fn panics, and
-// fn's error is returned, or else Unlock's.
+// fn's error is returned, or else Unlock's. When l is a [TokenLocker], the
+// acquire follows the release whose token Lock read, and l is unlocked with
+// UnlockToken and the token of this release.
 func (t *Tracker) WithSharedLock(ctx context.Context, l SharedLocker, name string, fn func(context.Context) error) (err error) {
 	if err := l.Lock(ctx); err != nil {
 		return err
 	}
 	loc := callerLocation(1)
+	tl, _ := l.(TokenLocker)
 	if t != nil {
-		t.sharedAcquire(ctx, name, false, loc, nil)
+		var opts []LockOption
+		if tl != nil {
+			opts = []LockOption{AfterRelease(tl.LockToken())}
+		}
+		t.sharedAcquire(ctx, name, false, loc, opts)
 	}
 	defer func() {
+		token := ""
 		if t != nil {
-			t.sharedRelease(ctx, name, false, loc)
+			token = t.sharedRelease(ctx, name, false, loc)
 		}
-		if uerr := l.Unlock(ctx); err == nil {
+		var uerr error
+		if tl != nil {
+			uerr = tl.UnlockToken(ctx, token)
+		} else {
+			uerr = l.Unlock(ctx)
+		}
+		if err == nil {
 			err = uerr
 		}
 	}()

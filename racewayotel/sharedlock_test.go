@@ -3,6 +3,7 @@ package racewayotel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/raceway-otel/raceway/analysis"
 	"github.com/raceway-otel/raceway/racewayotel"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
@@ -282,57 +284,183 @@ func TestCountSkipped(t *testing.T) {
 	}
 }
 
-// OldSeen records as a write's old value what the same thread last saw of
-// the resource (read or written), so that two writes that both replaced the
-// value they read are a lost update; a value-less access forgets it, and
-// another thread never sees it.
-func TestTrackSharedAccessOldSeen(t *testing.T) {
-	a := newService(t, "orders")
-	const row = "postgres/shop/products/42.stock"
-	rmw := func(s *service, wrote int64) {
-		ctx, span := s.start(context.Background(), "reserve")
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, New: int64(10)})
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: wrote, OldSeen: true})
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: wrote - 1, OldSeen: true})
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Read})
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: int64(1), OldSeen: true})
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, Old: "x", New: int64(2), OldSeen: true})
-		span.End()
+// A write with OldSeen records as its old value what its thread last read
+// or wrote of the resource (forgotten after an access with no value, and
+// beyond the last few resources); another thread's reads do not count, and
+// an explicit Old wins. Two such read-modify-writes from two services race
+// as a lost update.
+func TestSharedAccessOldSeen(t *testing.T) {
+	a, b := newService(t, "a"), newService(t, "b")
+	const v = "redis/0/stock"
+	rmw := func(s *service, read, write string) {
+		ctx, span := s.start(context.Background(), "rmw")
+		defer span.End()
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: v, Access: racewayotel.Read, New: read})
+		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: v, Access: racewayotel.Write, New: write, OldSeen: true})
 	}
-	rmw(a, 9)
+	rmw(a, "10", "9")
+	rmw(b, "10", "8")
+
+	ctx, span := a.start(context.Background(), "other")
+	write := func(name string, old, new any) {
+		a.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: name, Access: racewayotel.Write, Old: old, New: new, OldSeen: true})
+	}
+	write("k", nil, nil) // nothing seen: no old value
+	write("k", nil, "1") // a delete forgot nothing: still none
+	write("k", nil, "2") // old 1
+	write("k", "7", "3") // explicit old wins
+	write("k", nil, nil) // old 3, then forgotten
+	write("k", nil, "4") // none
+	a.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: "k", Access: racewayotel.Read})
+	write("k", nil, "6") // none: the read found nothing
+	for i := range 8 {   // eight other resources push k out
+		write(fmt.Sprint("o", i), nil, "x")
+	}
+	write("k", nil, "5") // none
+	span.End()
+
 	var olds []string
 	for _, e := range recordedEvents(a.rec.Ended()) {
-		if e.name == "raceway.write" {
-			if v, ok := e.attrs[convention.ValueOld]; ok {
-				olds = append(olds, v.AsString())
-			} else {
-				olds = append(olds, "none")
+		if e.name == "raceway.write" && e.str(convention.VarName) == "k" {
+			old, ok := e.attrs[convention.ValueOld]
+			if !ok {
+				olds = append(olds, "-")
+				continue
 			}
+			olds = append(olds, old.AsString())
 		}
 	}
-	if want := []string{"10", "9", "none", "x"}; !slices.Equal(olds, want) {
+	if want := []string{"-", "-", "1", "7", "3", "-", "-", "-"}; !slices.Equal(olds, want) {
 		t.Errorf("old values %v, want %v", olds, want)
 	}
 
-	// Two services that read 10 and write back 9 and 8: a lost update.
-	b, c := newService(t, "inventory"), newService(t, "billing")
-	for i, s := range []*service{b, c} {
-		ctx, span := s.start(context.Background(), "reserve")
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, New: int64(10)})
-		s.rw.TrackSharedAccess(ctx, racewayotel.SharedAccess{Resource: row, Access: racewayotel.Write, New: int64(9 - i), OldSeen: true})
-		span.End()
-	}
-	lost := false
-	for _, r := range races(t, events(t, b, c)) {
-		if lu := r.LostUpdate; lu != nil && lu.Read == "10" && lu.Expected == "7" {
-			lost = true
+	evs := events(t, a, b)
+	var lost *analysis.LostUpdate
+	for _, r := range races(t, evs) {
+		if r.Var == v && r.LostUpdate != nil {
+			lost = r.LostUpdate
 		}
 	}
-	if !lost {
-		t.Error("no lost update from 10 between the two services")
+	if lost == nil || lost.Read != "10" || lost.Expected != "7" {
+		t.Errorf("lost update %+v, want both read 10, expected 7", lost)
 	}
 }
 
+// tokenLock is a TokenLocker for tests: its store is one token, shared by
+// the processes that use it.
+type tokenLock struct {
+	store *string
+	read  string
+}
+
+func (l *tokenLock) Lock(context.Context) error { l.read = *l.store; return nil }
+func (l *tokenLock) Unlock(context.Context) error {
+	return errors.New("Unlock called instead of UnlockToken")
+}
+func (l *tokenLock) LockToken() string { return l.read }
+func (l *tokenLock) UnlockToken(_ context.Context, token string) error {
+	*l.store = token
+	return nil
+}
+
+// WithSharedLock on a TokenLocker stores its release's token with the lock,
+// and the next holder's acquire, in another process, follows it: what a
+// holds before it releases happens before what b does holding the lock.
+func TestWithSharedLockToken(t *testing.T) {
+	a, b := newService(t, "a"), newService(t, "b")
+	var store string
+	const name = "redis/0/lock:cart:9"
+	hold := func(s *service, value string) {
+		ctx, span := s.start(context.Background(), "hold")
+		defer span.End()
+		err := s.rw.WithSharedLock(ctx, &tokenLock{store: &store}, name, func(ctx context.Context) error {
+			s.rw.TrackSharedStateChange(ctx, "redis/0/cart:9", nil, value, racewayotel.Write)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold(a, "1")
+	token := store
+	hold(b, "2")
+	if token == "" || store == token {
+		t.Fatalf("tokens %q then %q: want one per release", token, store)
+	}
+	recA := recordedEvents(a.rec.Ended())
+	if rel := recA[len(recA)-1]; rel.name != "raceway.lock.release" || token != rel.str(convention.ThreadID)+"@"+rel.attrs[convention.Seq].String() {
+		t.Errorf("stored token %q is not the epoch of a's release %v", token, rel.attrs)
+	}
+	acq := recordedEvents(b.rec.Ended())[0]
+	if acq.name != "raceway.lock.acquire" || !slices.Equal(acq.strs(convention.After), []string{token}) {
+		t.Errorf("b's first record %s after %v, want an acquire after %s", acq.name, acq.strs(convention.After), token)
+	}
+}
+
+// rmw read-modify-writes a shared balance, under the shared lock when
+// locked: a database row two services update.
+func rmw(ctx context.Context, rw *racewayotel.Tracker, locked bool, old, new int) {
+	const row, balance = "postgres/bank/accounts/7", "postgres/bank/accounts/7.balance"
+	if locked {
+		rw.TrackSharedLockAcquire(ctx, row)
+	}
+	rw.TrackSharedStateChange(ctx, balance, nil, old, racewayotel.Read)
+	rw.TrackSharedStateChange(ctx, balance, old, new, racewayotel.Write)
+	if locked {
+		rw.TrackSharedLockRelease(ctx, row)
+	}
+}
+
+// Two services read-modify-write one row in two traces with nothing
+// ordering them: with the row's shared lock held by both there is no race;
+// with one side unlocked, the lost update is found.
+func TestSharedLockAcrossProcesses(t *testing.T) {
+	for _, bLocked := range []bool{true, false} {
+		a, b := newService(t, "orders"), newService(t, "inventory")
+		ctxA, spanA := a.start(context.Background(), "POST /orders")
+		ctxB, spanB := b.start(context.Background(), "POST /reserve")
+		rmw(ctxA, a.rw, true, 100, 99)
+		rmw(ctxB, b.rw, bLocked, 100, 98)
+		spanA.End()
+		spanB.End()
+		got := racesOn(t, events(t, a, b), "postgres/bank/accounts/7.balance")
+		if bLocked && len(got) != 0 {
+			t.Errorf("both hold the row lock: races %v, want none", got)
+		}
+		if !bLocked && !slices.Contains(got, "write/write") {
+			t.Errorf("one side unlocked: races %v, want the write/write of the lost update", got)
+		}
+	}
+}
+
+// The release token carried to the next acquirer orders what the releaser
+// did before the release with what the acquirer does after it, even
+// outside the lock.
+func TestSharedLockTokenOrders(t *testing.T) {
+	for _, carried := range []bool{true, false} {
+		a, b := newService(t, "a"), newService(t, "b")
+		ctxA, spanA := a.start(context.Background(), "a")
+		a.rw.TrackSharedStateChange(ctxA, "redis/0/cart:9", nil, "x", racewayotel.Write)
+		a.rw.TrackSharedLockAcquire(ctxA, "redis/0/lock:cart:9")
+		token := a.rw.TrackSharedLockRelease(ctxA, "redis/0/lock:cart:9")
+		spanA.End()
+		if !carried {
+			token = ""
+		}
+		ctxB, spanB := b.start(context.Background(), "b")
+		b.rw.TrackSharedLockAcquire(ctxB, "redis/0/lock:cart:9", racewayotel.AfterRelease(token))
+		b.rw.TrackSharedLockRelease(ctxB, "redis/0/lock:cart:9")
+		b.rw.TrackSharedStateChange(ctxB, "redis/0/cart:9", "x", "y", racewayotel.Write)
+		spanB.End()
+		got := racesOn(t, events(t, a, b), "redis/0/cart:9")
+		if carried && len(got) != 0 {
+			t.Errorf("token carried: races %v, want none", got)
+		}
+		if !carried && len(got) != 1 {
+			t.Errorf("no token: races %v, want the write/write", got)
+		}
+	}
+}
 // TrackSharedAccesses records like TrackSharedAccess one after the other,
 // located once at the first caller outside the first access's CallerSkip.
 func TestTrackSharedAccesses(t *testing.T) {

@@ -39,7 +39,7 @@ type thread struct {
 	locks   []string
 	held    attribute.KeyValue // LocksHeld attribute of locks, when not empty
 	shared  sharedLocks
-	seen    *seenValues // SharedAccess.OldSeen
+	seen    *seenValues // see SharedAccess.OldSeen
 	spanKey spanKey     // the span last recorded on and its state
 	spanSt  *spanState
 

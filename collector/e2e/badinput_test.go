@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/raceway-otel/raceway/analysis"
+	"github.com/raceway-otel/raceway/internal/stack"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
@@ -106,10 +107,14 @@ func badCases() []badCase {
 // TestBadInputOverOTLP sends one OTLP/gRPC export that mixes a real race
 // (the lost-update pair) with spans of another service that each carry one
 // malformed Raceway record: garbled and oversized clocks, unknown event
-// kinds, missing attributes, wrong types, huge values. The collector must
-// count every bad record in otelcol_processor_raceway_decode_errors, pass
-// the bad spans on unchanged, find the race of the good spans in the same
-// export, and keep running; garbage OTLP/HTTP bodies are refused with 400.
+// kinds, missing attributes, wrong types, huge values; and with the writes
+// of two instances of a third service that name no process identity. The
+// collector must count every bad record in
+// otelcol_processor_raceway_decode_errors (reason malformed, or
+// no_process_identity: exported at 0 before any input), pass the bad spans
+// on unchanged, find the race of the good spans in the same export (and no
+// race between the anonymous instances), and keep running; garbage OTLP/HTTP
+// bodies are refused with 400.
 // (The processor's decoding is also fuzzed in-process: FuzzDecodeSpanEvent
 // in processor/racewayprocessor.)
 func TestBadInputOverOTLP(t *testing.T) {
@@ -121,6 +126,18 @@ func TestBadInputOverOTLP(t *testing.T) {
 	env := envFor(t, cs.addr)
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"))
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
+	reasons := func(m stack.Metrics) (malformed, noProcess float64, state string) {
+		malformed, okM := m.Find(metricDecodeErrors, "reason", "malformed")
+		noProcess, okP := m.Find(metricDecodeErrors, "reason", "no_process_identity")
+		return malformed, noProcess, fmt.Sprintf("decode errors: malformed %.0f (exported %v), no_process_identity %.0f (exported %v)", malformed, okM, noProcess, okP)
+	}
+	waitFor(col, 20*time.Second, "the decode error counters are not exported at 0 before any input", func() (bool, string) {
+		m := scrape(t, env)
+		_, okM := m.Find(metricDecodeErrors, "reason", "malformed")
+		_, okP := m.Find(metricDecodeErrors, "reason", "no_process_identity")
+		malformed, noProcess, state := reasons(m)
+		return okM && okP && malformed == 0 && noProcess == 0, state
+	})
 
 	const v = "accounts.grace.balance"
 	td := racingPair(v)
@@ -156,6 +173,26 @@ func TestBadInputOverOTLP(t *testing.T) {
 		sp.CopyTo(cp)
 		sent[sp.SpanID()] = cp
 	}
+	// Two instances of one service, with neither raceway.process.id nor
+	// service.instance.id, write their own process-scoped cache.size:
+	// merged, they would race.
+	const anonymous = 2
+	for i := range anonymous {
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", "anon")
+		sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		sp.SetTraceID(randomTrace())
+		sp.SetSpanID(randomSpan())
+		sp.SetName(fmt.Sprintf("anon %d", i))
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+		record(sp, "write", randomThread(), 1, now, 60, func(a pcommon.Map) {
+			a.Remove(convention.ProcessID)
+			a.PutStr(convention.VarName, "cache.size")
+			a.PutStr(convention.ValueOld, "1")
+			a.PutStr(convention.ValueNew, "2")
+		})
+	}
 	size := (&ptrace.ProtoMarshaler{}).TracesSize(td)
 	if err := exportTraces(client, td); err != nil {
 		col.fatalf("exporting the mixed batch (%d bytes): %v", size, err)
@@ -164,17 +201,18 @@ func TestBadInputOverOTLP(t *testing.T) {
 	ww, rw := "race "+v+" write/write", "race "+v+" read/write"
 	waitFor(col, 30*time.Second, "the good race or spans are missing", func() (bool, string) {
 		f := cs.findings()
-		return f[ww] > 0 && f[rw] > 0 && cs.count("bank") == 6 && cs.count("bad") == len(cases),
-			fmt.Sprintf("findings %v, bank spans %d of 6, bad spans %d of %d", f, cs.count("bank"), cs.count("bad"), len(cases))
+		return f[ww] > 0 && f[rw] > 0 && cs.count("bank") == 6 && cs.count("bad") == len(cases) && cs.count("anon") == anonymous,
+			fmt.Sprintf("findings %v, bank spans %d of 6, bad spans %d of %d, anon spans %d of %d", f, cs.count("bank"), cs.count("bad"), len(cases), cs.count("anon"), anonymous)
 	})
 	var m = scrape(t, env)
 	waitFor(col, 20*time.Second, "decode errors are not counted", func() (bool, string) {
 		m = scrape(t, env)
-		return int(m.Sum(metricDecodeErrors)) >= len(cases) && int(m.Sum(metricAnalysed)) == 6,
-			fmt.Sprintf("decode errors %.0f, want %d; analysed %.0f, want 6", m.Sum(metricDecodeErrors), len(cases), m.Sum(metricAnalysed))
+		malformed, noProcess, state := reasons(m)
+		return int(malformed) >= len(cases) && int(noProcess) >= anonymous && int(m.Sum(metricAnalysed)) == 6,
+			fmt.Sprintf("%s, want %d and %d; analysed %.0f, want 6", state, len(cases), anonymous, m.Sum(metricAnalysed))
 	})
-	if got := int(m.Sum(metricDecodeErrors)); got != len(cases) {
-		col.fatalf("decode errors %d, want %d (one per bad record)", got, len(cases))
+	if malformed, noProcess, state := reasons(m); int(malformed) != len(cases) || int(noProcess) != anonymous {
+		col.fatalf("%s, want %d (one per bad record) and %d (one per anonymous write)", state, len(cases), anonymous)
 	}
 	for name := range cs.findings() {
 		if name != ww && name != rw {
@@ -236,7 +274,8 @@ func TestBadInputOverOTLP(t *testing.T) {
 		col.fatalf("the collector exited")
 	}
 	col.checkNoPanic()
-	t.Logf("RESULT bad input: one export of %d bytes with 6 good spans (a lost update) and %d spans with one malformed record each: "+
-		"decode errors %.0f, analysed %.0f, findings %v, bad spans passed on unchanged %d/%d; garbage OTLP/HTTP bodies refused %v",
-		size, len(cases), m.Sum(metricDecodeErrors), m.Sum(metricAnalysed), cs.findings(), seen, len(cases), statuses)
+	_, _, state := reasons(m)
+	t.Logf("RESULT bad input: one export of %d bytes with 6 good spans (a lost update), %d spans with one malformed record each "+
+		"and %d anonymous writes: %s, analysed %.0f, findings %v, bad spans passed on unchanged %d/%d; garbage OTLP/HTTP bodies refused %v",
+		size, len(cases), anonymous, state, m.Sum(metricAnalysed), cs.findings(), seen, len(cases), statuses)
 }

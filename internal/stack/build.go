@@ -76,7 +76,8 @@ func goCmd(ctx context.Context, dir string, progress io.Writer, args ...string) 
 
 // stale says why bin must be rebuilt ("" when it need not): it is missing,
 // or one of files, or a non-test Go source or go.mod/go.sum under dirs, is
-// newer.
+// newer. Like the go command, it skips testdata and directories whose name
+// starts with "." or "_"; it skips node_modules too (examples/node).
 func stale(root, bin string, files, dirs []string) (string, error) {
 	st, err := os.Stat(bin)
 	if err != nil {
@@ -96,7 +97,7 @@ func stale(root, bin string, files, dirs []string) (string, error) {
 			}
 			n := d.Name()
 			if d.IsDir() {
-				if n == "testdata" || (p != filepath.Join(root, dir) && (strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_"))) {
+				if n == "testdata" || n == "node_modules" || (p != filepath.Join(root, dir) && (strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_"))) {
 					return filepath.SkipDir
 				}
 				return nil

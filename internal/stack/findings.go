@@ -34,10 +34,17 @@ type Finding struct {
 type Side struct {
 	Service, TraceID, SpanID, ThreadID, Origin, Access, File, Function string
 	Line                                                               int
+	// Process is the process identity (raceway.process.id, or the
+	// resource's service.instance.id) of the process that made the access.
+	Process string
 }
 
 // Location is file:line.
 func (s Side) Location() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
+
+// raceProcess is the suffix of a finding side's process identity (the
+// processor writes it; it is not a convention constant).
+const raceProcess = "process.id"
 
 // Findings returns the findings stored in Jaeger, oldest first.
 func Findings(ctx context.Context, j *jaegertest.Instance) ([]Finding, error) {
@@ -68,6 +75,7 @@ func Findings(ctx context.Context, j *jaegertest.Instance) ([]Finding, error) {
 					File:     str(prefix + convention.RaceFile),
 					Function: str(prefix + convention.RaceFunction),
 					Line:     int(line),
+					Process:  str(prefix + raceProcess),
 				}
 			}
 			lost, _ := tags[convention.RaceLostUpdate].(bool)

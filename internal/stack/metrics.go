@@ -125,9 +125,14 @@ func parseSeries(line string) (Series, error) {
 // Sum adds up the samples of the metric name (with or without the _total
 // suffix that the Prometheus exporter gives counters) whose labels include
 // every key=value pair of labels ("evicted", "variables", ...). It returns 0
-// when there is none (counters that were never incremented are not exposed).
+// when there is none; [Metrics.Find] tells an absent metric from a 0.
 func (m Metrics) Sum(name string, labels ...string) float64 {
-	total := 0.0
+	total, _ := m.Find(name, labels...)
+	return total
+}
+
+// Find is [Metrics.Sum], and whether any sample matched.
+func (m Metrics) Find(name string, labels ...string) (total float64, found bool) {
 	for _, s := range m {
 		if s.Name != name && s.Name != name+"_total" {
 			continue
@@ -141,9 +146,10 @@ func (m Metrics) Sum(name string, labels ...string) float64 {
 		}
 		if match {
 			total += s.Value
+			found = true
 		}
 	}
-	return total
+	return total, found
 }
 
 // ProcMemory is a process's memory as Linux reports it in

@@ -35,6 +35,19 @@ odd{v="a \"quoted\", comma"} 1 1700000000000
 			t.Errorf("Sum(%s, %v) = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		found  bool
+	}{
+		{"otelcol_processor_raceway_evictions", []string{"evicted", "traces"}, true},
+		{"otelcol_processor_raceway_evictions", []string{"evicted", "history"}, false},
+		{"missing", nil, false},
+	} {
+		if _, found := m.Find(c.name, c.labels...); found != c.found {
+			t.Errorf("Find(%s, %v) found %v, want %v", c.name, c.labels, found, c.found)
+		}
+	}
 	if _, err := ParseMetrics(strings.NewReader("broken{x=1} 2\n")); err == nil {
 		t.Error("a malformed label parsed")
 	}

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/raceway-otel/raceway/analysis"
 	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadata"
@@ -326,6 +328,27 @@ func racePairs(td ptrace.Traces) []string {
 		}
 	}
 	return out
+}
+
+// evictionPoints returns the data points of
+// otelcol_processor_raceway_evictions when the counts are n: every other
+// evicted value is exported at 0.
+func evictionPoints(n map[string]int64) []metricdata.DataPoint[int64] {
+	var dps []metricdata.DataPoint[int64]
+	for what := range evictedAttrs {
+		dps = append(dps, metricdata.DataPoint[int64]{Value: n[what], Attributes: attribute.NewSet(attribute.String("evicted", what))})
+	}
+	return dps
+}
+
+// decodeErrorPoints returns the data points of
+// otelcol_processor_raceway_decode_errors when malformed and noProcess
+// records were rejected.
+func decodeErrorPoints(malformed, noProcess int64) []metricdata.DataPoint[int64] {
+	return []metricdata.DataPoint[int64]{
+		{Value: malformed, Attributes: attribute.NewSet(attribute.String("reason", reasonMalformed))},
+		{Value: noProcess, Attributes: attribute.NewSet(attribute.String("reason", reasonNoProcess))},
+	}
 }
 
 var _ = metadata.Type

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -87,9 +86,7 @@ func TestEarlyReleaseFromSharedBatch(t *testing.T) {
 		assert.Equal(t, want, releasedSpans(t, h), "max_traces %d", maxTraces)
 		h.advance(time.Second)
 		if evicted > 0 {
-			metadatatest.AssertEqualProcessorRacewayEvictions(t, h.tt, []metricdata.DataPoint[int64]{
-				{Value: int64(evicted), Attributes: attribute.NewSet(attribute.String("evicted", "traces"))},
-			}, metricdatatest.IgnoreTimestamp())
+			metadatatest.AssertEqualProcessorRacewayEvictions(t, h.tt, evictionPoints(map[string]int64{"traces": int64(evicted)}), metricdatatest.IgnoreTimestamp())
 		}
 		metadatatest.AssertEqualProcessorRacewayTracesHeld(t, h.tt, []metricdata.DataPoint[int64]{{Value: int64(maxTraces)}}, metricdatatest.IgnoreTimestamp())
 		h.finish()

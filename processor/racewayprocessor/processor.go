@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -29,8 +28,8 @@ const maxRaceEventsPerSpan = 32
 
 // Resource attributes read to build a record's source.
 const (
-	attrServiceName       = "service.name"
-	attrServiceInstanceID = "service.instance.id"
+	attrServiceName       = convention.ServiceName
+	attrServiceInstanceID = convention.ServiceInstanceID
 )
 
 type racewayProcessor struct {
@@ -66,7 +65,8 @@ type racewayProcessor struct {
 
 	// Counters not kept by the detector, and the detector's last Stats,
 	// turned into metric deltas by recordStats.
-	decodeErrors   int64
+	decodeErrors   int64 // reason malformed
+	noProcess      int64 // reason no_process_identity
 	evictTraces    int64
 	evictSpans     int64
 	evictAnnots    int64
@@ -75,16 +75,8 @@ type racewayProcessor struct {
 }
 
 type localCounts struct {
-	decodeErrors, evictTraces, evictSpans, evictAnnots int64
+	decodeErrors, noProcess, evictTraces, evictSpans, evictAnnots int64
 }
-
-var evictedAttrs = func() map[string]metric.AddOption {
-	m := map[string]metric.AddOption{}
-	for _, w := range []string{"traces", "spans", "annotations", "variables", "history", "threads", "clock_entries", "pending", "groups", "snapshots"} {
-		m[w] = metric.WithAttributeSet(attribute.NewSet(attribute.String("evicted", w)))
-	}
-	return m
-}()
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*racewayProcessor, error) {
 	if next == nil {
@@ -101,6 +93,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*r
 	if err != nil {
 		return nil, err
 	}
+	exportZeros(tel, false)
 	p := &racewayProcessor{
 		cfg:     *cfg,
 		logger:  set.Logger,
@@ -346,7 +339,11 @@ func (p *racewayProcessor) decodeSpan(span ptrace.Span, src convention.Source, n
 			err = p.det.Add(e, now)
 		}
 		if err != nil {
-			p.decodeErrors++
+			if errors.Is(err, convention.ErrNoProcess) {
+				p.noProcess++
+			} else {
+				p.decodeErrors++
+			}
 			if ce := p.logger.Check(zap.DebugLevel, "raceway: dropping malformed record"); ce != nil {
 				ce.Write(zap.String("event", truncate(ev.Name())), zap.Error(err))
 			}
@@ -369,17 +366,20 @@ func decodeAttributes(d *convention.Decoder, attrs pcommon.Map) {
 			// Some SDKs send every number as a double.
 			if f := v.Double(); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 				d.Int(k, int64(f))
+			} else {
+				d.Mistyped(k)
 			}
 		case pcommon.ValueTypeSlice:
 			s := v.Slice()
 			for i := 0; i < s.Len(); i++ {
-				e := s.At(i)
-				if e.Type() == pcommon.ValueTypeStr {
+				if e := s.At(i); e.Type() == pcommon.ValueTypeStr {
 					d.StrElem(k, e.Str())
 				} else {
-					d.StrElem(k, e.AsString())
+					d.Mistyped(k)
 				}
 			}
+		default:
+			d.Mistyped(k)
 		}
 		return true
 	})
@@ -477,7 +477,8 @@ func (p *racewayProcessor) recordStats(ctx context.Context) {
 			*before = now
 		}
 	}
-	addLocal(p.tel.ProcessorRacewayDecodeErrors, p.decodeErrors, &rc.decodeErrors)
+	addLocal(p.tel.ProcessorRacewayDecodeErrors, p.decodeErrors, &rc.decodeErrors, reasonAttrs[reasonMalformed])
+	addLocal(p.tel.ProcessorRacewayDecodeErrors, p.noProcess, &rc.noProcess, reasonAttrs[reasonNoProcess])
 	addLocal(ev, p.evictTraces, &rc.evictTraces, evictedAttrs["traces"])
 	addLocal(ev, p.evictSpans, &rc.evictSpans, evictedAttrs["spans"])
 	addLocal(ev, p.evictAnnots, &rc.evictAnnots, evictedAttrs["annotations"])

@@ -132,6 +132,92 @@ func TestScenario12ProcessScope(t *testing.T) {
 	assert.Contains(t, fs[0].name, "cache.size")
 }
 
+// TestAccessWithoutProcessIdentity: two instances of one service
+// read-modify-write their own in-memory cache.size. Without any process
+// identity (no raceway.process.id, no service.instance.id on the resource)
+// the two variables cannot be told apart: the accesses are rejected and
+// counted (reason no_process_identity), never merged into one variable that
+// would race. Shared-scope accesses need no identity and are analysed; with
+// either identity the process-scoped ones are accepted and do not race. The
+// control gives both instances one identity: merged, they race, which is
+// what a guessed identity would report.
+func TestAccessWithoutProcessIdentity(t *testing.T) {
+	const cache = "cache.size"
+	run := func(t *testing.T, instances, procs [2]string) (*harness, []finding) {
+		h := newHarness(t, nil)
+		var specs []spanSpec
+		for i := range 2 {
+			th := uint64(0x9100 + i)
+			local := rmw("catalog", instances[i], byte(0x91+i), th, cache, false, 0, "1", "2")
+			shared := rmw("catalog", instances[i], byte(0x93+i), th+0x10, stock, true, 0, "10", "9")
+			for j := range local.recs {
+				local.recs[j].proc = procs[i]
+				shared.recs[j].proc = procs[i]
+			}
+			specs = append(specs, local, shared)
+		}
+		h.consume(batch(specs...))
+		h.finish()
+		return h, findings(h.output())
+	}
+	vars := func(fs []finding) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range fs {
+			m[strings.Fields(f.name)[1]] = true
+		}
+		return m
+	}
+	t.Run("neither identity", func(t *testing.T) {
+		h, fs := run(t, [2]string{}, [2]string{})
+		assert.Equal(t, map[string]bool{stock: true}, vars(fs), "only the shared row races: %+v", fs)
+		metadatatest.AssertEqualProcessorRacewayDecodeErrors(t, h.tt, decodeErrorPoints(0, 4), metricdatatest.IgnoreTimestamp())
+		// Four thread starts and the four shared accesses.
+		metadatatest.AssertEqualProcessorRacewayEventsAnalysed(t, h.tt, []metricdata.DataPoint[int64]{{Value: 8}}, metricdatatest.IgnoreTimestamp())
+	})
+	for name, ids := range map[string][2][2]string{
+		"raceway.process.id":  {{}, {"catalog-a", "catalog-b"}},
+		"service.instance.id": {{"catalog-1", "catalog-2"}, {}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, fs := run(t, ids[0], ids[1])
+			assert.Equal(t, map[string]bool{stock: true}, vars(fs), "%+v", fs)
+			metadatatest.AssertEqualProcessorRacewayDecodeErrors(t, h.tt, decodeErrorPoints(0, 0), metricdatatest.IgnoreTimestamp())
+		})
+	}
+	t.Run("control: one identity for both", func(t *testing.T) {
+		_, fs := run(t, [2]string{}, [2]string{"catalog-x", "catalog-x"})
+		assert.Equal(t, map[string]bool{stock: true, cache: true}, vars(fs), "%+v", fs)
+	})
+}
+
+// TestEmptyArrays: an empty raceway.after or raceway.locks.held is the
+// same as an absent one (docs/semconv.md): the records are analysed and
+// race as without them.
+func TestEmptyArrays(t *testing.T) {
+	h := newHarness(t, nil)
+	var specs []spanSpec
+	for i := range 2 {
+		s := rmw("catalog", "catalog-1", byte(0xa1+i), uint64(0xa100+i), "cache.size", false, 0, "1", "2")
+		for j := range s.recs {
+			s.recs[j].at += time.Duration(i) * time.Millisecond
+		}
+		specs = append(specs, s)
+	}
+	td := batch(specs...)
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		evs := td.ResourceSpans().At(i).ScopeSpans().At(0).Spans().At(0).Events()
+		for k := 0; k < evs.Len(); k++ {
+			evs.At(k).Attributes().PutEmptySlice(convention.After)
+			evs.At(k).Attributes().PutEmptySlice(convention.LocksHeld)
+		}
+	}
+	h.consume(td)
+	h.finish()
+	metadatatest.AssertEqualProcessorRacewayDecodeErrors(t, h.tt, decodeErrorPoints(0, 0), metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorRacewayEventsAnalysed(t, h.tt, []metricdata.DataPoint[int64]{{Value: 6}}, metricdatatest.IgnoreTimestamp())
+	require.NotEmpty(t, findings(h.output()), "the two read-modify-writes race")
+}
+
 // TestMalformedRecords: malformed records are counted and dropped without
 // a panic; other spans and records of the same batch are unaffected.
 func TestMalformedRecords(t *testing.T) {
@@ -140,6 +226,7 @@ func TestMalformedRecords(t *testing.T) {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr("service.name", "bank")
+	rs.Resource().Attributes().PutStr("service.instance.id", "bank-1")
 	spans := rs.ScopeSpans().AppendEmpty().Spans()
 	plain := spans.AppendEmpty()
 	plain.SetName("plain")
@@ -227,7 +314,7 @@ func TestMalformedRecords(t *testing.T) {
 	assert.Equal(t, wantPlain, got.At(0))
 	assert.Equal(t, wantBad, got.At(1), "malformed records stay on the span, untouched")
 	h.advance(time.Second)
-	metadatatest.AssertEqualProcessorRacewayDecodeErrors(t, h.tt, []metricdata.DataPoint[int64]{{Value: int64(wantErrors)}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorRacewayDecodeErrors(t, h.tt, decodeErrorPoints(int64(wantErrors), 0), metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualProcessorRacewayEventsAnalysed(t, h.tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	h.finish()
 	assert.Equal(t, 3, h.sink.SpanCount(), "the good span is released after the wait")

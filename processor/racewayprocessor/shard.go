@@ -106,6 +106,7 @@ func newShardProcessor(set processor.Settings, cfg *Config, next consumer.Traces
 	if err != nil {
 		return nil, err
 	}
+	exportZeros(tel, true)
 	return &shardProcessor{index: cfg.Shard.Index, count: cfg.Shard.count(), next: next, tel: tel}, nil
 }
 

@@ -31,8 +31,11 @@ const (
 	// Origin (string) says, on thread.start, how the thread started:
 	// root, request, spawn, detach or implicit.
 	Origin = "raceway.thread.origin"
-	// ProcessID (string) identifies the process (service instance) that
-	// recorded the event; process-scoped variables are keyed by it.
+	// ProcessID (string, at most 1024 bytes) identifies the process
+	// (service instance) that recorded the event; process-scoped variables
+	// are keyed by it. Readers fall back to the resource's
+	// ServiceInstanceID when it is absent or empty, and reject a
+	// process-scoped access that has neither.
 	ProcessID = "raceway.process.id"
 	// VarName (string) is the variable of a read or write.
 	VarName = "raceway.var.name"
@@ -75,6 +78,9 @@ const (
 	// runtime's "managed thread", hence semconv's thread.id.
 	GoroutineID = "thread.id"
 	ServiceName = "service.name"
+	// ServiceInstanceID is the resource attribute that stands for ProcessID
+	// on records that lack it.
+	ServiceInstanceID = "service.instance.id"
 )
 
 // Scopes of variables (VarScope) and locks (LockScope).

@@ -12,8 +12,10 @@ import (
 // Source is where a span event was recorded: the span's resource and ids.
 type Source struct {
 	Service string // the resource's service.name
-	// Process is the default process identity (for example the resource's
-	// service.instance.id); a ProcessID attribute on the event wins.
+	// Process is the default process identity: the resource's
+	// service.instance.id. A non-empty ProcessID attribute on the event
+	// wins; with neither, a process-scoped access is rejected
+	// ([ErrNoProcess]).
 	Process string
 	TraceID [16]byte
 	SpanID  [8]byte
@@ -23,6 +25,15 @@ type Source struct {
 // Raceway record (its name lacks EventPrefix, or it is a RaceEvent).
 var ErrNotRecord = errors.New("convention: not a Raceway record")
 
+// ErrNoProcess is returned by [Decoder.Event] for a process-scoped read or
+// write that names no process: neither a ProcessID attribute nor
+// [Source.Process] (the resource's service.instance.id). Such a variable
+// cannot be told apart from the variable of the same name in another
+// instance of the service, so guessing an identity could report a race
+// between two processes that share nothing; the record is rejected instead.
+var ErrNoProcess = errors.New("convention: process-scoped access without a process identity (" +
+	ProcessID + " or the resource's service.instance.id)")
+
 // Decoder turns the attributes of one span event into an analysis.Event in a
 // single pass, without knowing the attribute representation: adapters for
 // pdata, the OTel SDK or anything else call [Decoder.Str], [Decoder.Int] and
@@ -31,7 +42,13 @@ var ErrNotRecord = errors.New("convention: not a Raceway record")
 // analysis.Detector.Add copies what it keeps.
 //
 // Unknown attributes are ignored, so that producers may add their own.
-// Malformed known attributes make [Decoder.Event] fail.
+// Malformed known attributes make [Decoder.Event] fail, and so does a known
+// attribute of another type than the convention's: a string attribute given
+// as a number or an array, an integer given as a string, an array given as
+// a number, or any of them given as a type the convention never uses
+// ([Decoder.Mistyped]). A string attribute given as a plain string where an
+// array is expected (After, LocksHeld, LocksShared, RLocksShared) is read as
+// a one-element array.
 type Decoder struct {
 	ev     analysis.Event
 	record bool
@@ -48,18 +65,21 @@ func IsRecord(name string) bool {
 // a Raceway record.
 func (d *Decoder) Reset(name string, t time.Time, src Source) bool {
 	after, held := d.ev.After[:0], d.ev.LocksHeld[:0]
+	shared, sharedR := d.ev.SharedLocks[:0], d.ev.SharedRLocks[:0]
 	*d = Decoder{record: IsRecord(name)}
 	if !d.record {
 		return false
 	}
 	d.ev = analysis.Event{
-		After:     after,
-		LocksHeld: held,
-		Service:   src.Service,
-		Process:   src.Process,
-		TraceID:   src.TraceID,
-		SpanID:    src.SpanID,
-		Time:      t,
+		After:        after,
+		LocksHeld:    held,
+		SharedLocks:  shared,
+		SharedRLocks: sharedR,
+		Service:      src.Service,
+		Process:      src.Process,
+		TraceID:      src.TraceID,
+		SpanID:       src.SpanID,
+		Time:         t,
 	}
 	kind, ok := analysis.ParseKind(name[len(EventPrefix):])
 	if !ok {
@@ -86,7 +106,7 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.Epoch.Thread, err = analysis.ParseThreadID(v)
 	case After:
 		d.StrElem(key, v)
-	case LocksHeld:
+	case LocksHeld, LocksShared, RLocksShared:
 		d.StrElem(key, v)
 	case Sync:
 		d.ev.Sync, err = analysis.ParseEpoch(v)
@@ -97,7 +117,9 @@ func (d *Decoder) Str(key, v string) {
 		}
 		d.ev.Origin = o
 	case ProcessID:
-		d.ev.Process = v
+		if v != "" { // empty means absent: the source's identity stands
+			d.ev.Process = v
+		}
 	case VarName:
 		d.ev.Var = v
 	case VarScope:
@@ -115,12 +137,23 @@ func (d *Decoder) Str(key, v string) {
 		d.ev.New, d.ev.HasValues = v, true
 	case LockID:
 		d.ev.Lock = v
+	case LockScope:
+		switch v {
+		case ScopeShared:
+			d.ev.LockShared = true
+		case ScopeProcess:
+			d.ev.LockShared = false
+		default:
+			d.fail("unknown lock scope %q", truncate(v))
+		}
 	case CodeFilePath:
 		d.ev.Where.File = v
 	case CodeFunctionName:
 		d.ev.Where.Function = v
 	case ThreadName:
 		d.ev.ThreadName = v
+	case Seq, CodeLineNumber:
+		d.fail("%s must be an int", key)
 	}
 	if err != nil {
 		d.fail("%s: %v", key, err)
@@ -145,13 +178,39 @@ func (d *Decoder) Int(key string, v int64) {
 			return
 		}
 		d.ev.Where.Line = int(v)
-	case ThreadID, Sync, After, VarName, LockID:
-		d.fail("%s must be a string", key)
+	default:
+		if stringKey(key) {
+			d.fail("%s must be a string", key)
+		}
 	}
 }
 
+// Mistyped decodes an attribute of a type the convention never uses (a
+// boolean, a number with a fraction, bytes, a map, an array element that is
+// not a string): it makes the event fail if key is one the decoder reads.
+func (d *Decoder) Mistyped(key string) {
+	if !d.record || d.err != nil {
+		return
+	}
+	if stringKey(key) || key == Seq || key == CodeLineNumber {
+		d.fail("%s has a type the convention does not use", key)
+	}
+}
+
+// stringKey reports whether key is an attribute the decoder reads as a
+// string or an array of strings.
+func stringKey(key string) bool {
+	switch key {
+	case ThreadID, After, Sync, Origin, ProcessID, VarName, VarScope, ValueOld, ValueNew,
+		LockID, LockScope, LocksHeld, LocksShared, RLocksShared, CodeFilePath, CodeFunctionName, ThreadName:
+		return true
+	}
+	return false
+}
+
 // StrElem decodes one element of a string-array attribute (After,
-// LocksHeld). Elements beyond the event limits make the event fail.
+// LocksHeld, LocksShared, RLocksShared). Elements beyond the event limits
+// make the event fail.
 func (d *Decoder) StrElem(key, v string) {
 	if !d.record || d.err != nil {
 		return
@@ -169,16 +228,30 @@ func (d *Decoder) StrElem(key, v string) {
 		}
 		d.ev.After = append(d.ev.After, e)
 	case LocksHeld:
-		if len(d.ev.LocksHeld) == analysis.MaxLocksHeld {
-			d.fail("more than %d %s", analysis.MaxLocksHeld, key)
-			return
+		d.ev.LocksHeld = d.appendLock(d.ev.LocksHeld, key, v)
+	case LocksShared:
+		d.ev.SharedLocks = d.appendLock(d.ev.SharedLocks, key, v)
+	case RLocksShared:
+		d.ev.SharedRLocks = d.appendLock(d.ev.SharedRLocks, key, v)
+	default:
+		if stringKey(key) || key == Seq || key == CodeLineNumber {
+			d.fail("%s must not be an array", key)
 		}
-		d.ev.LocksHeld = append(d.ev.LocksHeld, v)
 	}
 }
 
+// appendLock appends the lock name v of the array attribute key to list,
+// failing the event past analysis.MaxLocksHeld names.
+func (d *Decoder) appendLock(list []string, key, v string) []string {
+	if len(list) == analysis.MaxLocksHeld {
+		d.fail("more than %d %s", analysis.MaxLocksHeld, key)
+		return list
+	}
+	return append(list, v)
+}
+
 // Event returns the decoded event, or why it cannot be analysed: the first
-// malformed attribute, or analysis.Event.Validate's verdict.
+// malformed attribute, analysis.Event.Validate's verdict, or [ErrNoProcess].
 func (d *Decoder) Event() (analysis.Event, error) {
 	if !d.record {
 		return analysis.Event{}, ErrNotRecord
@@ -188,6 +261,9 @@ func (d *Decoder) Event() (analysis.Event, error) {
 	}
 	if err := d.ev.Validate(); err != nil {
 		return analysis.Event{}, err
+	}
+	if d.ev.Kind.IsAccess() && !d.ev.Shared && d.ev.Process == "" {
+		return analysis.Event{}, ErrNoProcess
 	}
 	return d.ev, nil
 }

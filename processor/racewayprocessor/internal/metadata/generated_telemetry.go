@@ -70,7 +70,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ProcessorRacewayDecodeErrors, err = builder.meter.Int64Counter(
 		"otelcol_processor_raceway_decode_errors",
-		metric.WithDescription("Raceway records that could not be decoded or failed validation; they are dropped (their span still passes through). [Development]"),
+		metric.WithDescription("Raceway records rejected and left out of the analysis (their span still passes through), by reason: malformed (not decodable, or failing validation) or no_process_identity (a process-scoped read or write with neither raceway.process.id nor the resource's service.instance.id). [Development]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

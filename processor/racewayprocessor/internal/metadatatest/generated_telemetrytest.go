@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 func AssertEqualProcessorRacewayDecodeErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_raceway_decode_errors",
-		Description: "Raceway records that could not be decoded or failed validation; they are dropped (their span still passes through). [Development]",
+		Description: "Raceway records rejected and left out of the analysis (their span still passes through), by reason: malformed (not decodable, or failing validation) or no_process_identity (a process-scoped read or write with neither raceway.process.id nor the resource's service.instance.id). [Development]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
