@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -15,8 +14,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/analysis"
+	"github.com/raceway-otel/raceway/internal/racetest"
 	"github.com/raceway-otel/raceway/racewayotel"
-	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
 // service is one simulated process: a TracerProvider recording into a
@@ -62,39 +61,7 @@ func (s *service) start(ctx context.Context, name string) (context.Context, trac
 // on any record the convention's Decoder rejects.
 func decode(t testing.TB, spans []sdktrace.ReadOnlySpan) []analysis.Event {
 	t.Helper()
-	var out []analysis.Event
-	var d convention.Decoder
-	for _, s := range spans {
-		src := convention.Source{TraceID: s.SpanContext().TraceID(), SpanID: s.SpanContext().SpanID()}
-		if v, ok := s.Resource().Set().Value("service.name"); ok {
-			src.Service = v.AsString()
-		}
-		for _, ev := range s.Events() {
-			if !d.Reset(ev.Name, ev.Time, src) {
-				continue
-			}
-			for _, kv := range ev.Attributes {
-				switch kv.Value.Type() {
-				case attribute.STRING:
-					d.Str(string(kv.Key), kv.Value.AsString())
-				case attribute.INT64:
-					d.Int(string(kv.Key), kv.Value.AsInt64())
-				case attribute.STRINGSLICE:
-					for _, e := range kv.Value.AsStringSlice() {
-						d.StrElem(string(kv.Key), e)
-					}
-				}
-			}
-			e, err := d.Event()
-			if err != nil {
-				t.Fatalf("span %q event %q: %v", s.Name(), ev.Name, err)
-			}
-			e.After, e.LocksHeld = slices.Clone(e.After), slices.Clone(e.LocksHeld)
-			e.SharedLocks, e.SharedRLocks = slices.Clone(e.SharedLocks), slices.Clone(e.SharedRLocks)
-			out = append(out, e)
-		}
-	}
-	return out
+	return racetest.Decode(t, spans)
 }
 
 // events returns the decoded records of every service's ended spans, after
@@ -128,18 +95,7 @@ func events(t testing.TB, svcs ...*service) []analysis.Event {
 // races runs the analysis detector over evs.
 func races(t testing.TB, evs []analysis.Event) []analysis.Race {
 	t.Helper()
-	d, err := analysis.NewDetector(analysis.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	for _, e := range evs {
-		if err := d.Add(e, now); err != nil {
-			t.Fatalf("detector rejected %s %s: %v", e.Kind, e.Epoch, err)
-		}
-	}
-	d.Flush()
-	return d.Drain()
+	return racetest.Races(t, evs)
 }
 
 // racesOn returns the races on variable v, as "kind" strings.

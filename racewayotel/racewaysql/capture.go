@@ -571,7 +571,7 @@ func (x *exec) record(key string, reads, writes []colVal) {
 	s := &x.c.sess
 	row := x.t.prefix + "/" + key
 	xl, rl := s.locksFor(row, x.own)
-	bxl, brl := s.locksFor(row, lockNone)
+	bxl, brl := s.locksFor(row, s.upgrade(row))
 	skip := x.c.cap.cfg.callerSkip
 	acc := make([]racewayotel.SharedAccess, 0, len(reads)+len(writes))
 	for _, r := range reads {
@@ -585,7 +585,7 @@ func (x *exec) record(key string, reads, writes []colVal) {
 		// read that column (SET stock = stock - 1): one atomic
 		// read-modify-write. A blind write (SET stock = $1) takes the row
 		// lock as it writes, which orders nothing before it: it holds only
-		// what the transaction held already.
+		// what the transaction held already (see session.upgrade).
 		a := racewayotel.SharedAccess{
 			Resource: row + "." + x.t.cols[w.col], Access: racewayotel.Write, New: w.val, OldSeen: true,
 			Locks: bxl, RLocks: brl, CallerSkip: skip,

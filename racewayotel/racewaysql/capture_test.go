@@ -83,7 +83,7 @@ func TestCapture(t *testing.T) {
 				columns: []string{"stock"}, rows: [][]driver.Value{{int64(10)}},
 				want: []string{"R " + p42 + ".stock 10" + rlock}},
 			{query: "UPDATE products SET stock = $1 WHERE id = $2", args: []any{int64(9), int64(42)}, affected: 1,
-				want: []string{"W " + p42 + ".stock 10->9" + rlock}},
+				want: []string{"W " + p42 + ".stock 10->9" + lock}}, // the write upgrades the lock
 			{query: "SELECT stock FROM products WHERE id = $1 FOR KEY SHARE", args: []any{int64(42)},
 				columns: []string{"stock"}, rows: [][]driver.Value{{int64(9)}},
 				want: []string{"R " + p42 + ".stock 9" + lock}},
@@ -295,7 +295,7 @@ func TestCapture(t *testing.T) {
 			{query: "SELECT stock FROM products WHERE id = ?", args: []any{int64(42)}, columns: []string{"stock"},
 				rows: [][]driver.Value{{int64(10)}}, want: []string{"R mysql/shop/products/42.stock 10 r[mysql/shop/products/42]"}},
 			{query: "UPDATE products SET stock = ? WHERE id = ?", args: []any{int64(9), int64(42)}, affected: 1,
-				want: []string{"W mysql/shop/products/42.stock 10->9 r[mysql/shop/products/42]"}},
+				want: []string{"W mysql/shop/products/42.stock 10->9 x[mysql/shop/products/42]"}},
 			{query: "COMMIT"},
 			{query: "START TRANSACTION"}, // SET TRANSACTION was for one transaction only
 			{query: "SELECT stock FROM products WHERE id = ?", args: []any{int64(42)}, columns: []string{"stock"},

@@ -73,7 +73,8 @@
 // A statement's reads, and its writes of columns it also reads (SET stock =
 // stock - 1), hold its own row lock: one atomic read-modify-write, never a
 // race with another holder. A blind write (SET stock = $1, a value computed
-// elsewhere) holds only the locks its transaction held before it: the lock
+// elsewhere) holds only the locks its transaction held before it (a
+// read-mode one upgraded: the write waits for every other holder): the lock
 // it takes as it writes orders nothing it depends on, so two services that
 // read a row and write it back are reported (write/write, a lost update)
 // even though the database ran the two UPDATEs one after the other.

@@ -142,6 +142,17 @@ func (s *session) locksFor(row string, own lockMode) (x, r []string) {
 	return nil, nil
 }
 
+// upgrade returns the lock a blind write of row holds: exclusive when its
+// transaction held the row already, in either mode (the write upgrades a
+// read-mode lock, waiting for every other holder to release it, so that
+// nothing came between the transaction's lock and its write), else none.
+func (s *session) upgrade(row string) lockMode {
+	if tx := s.tx; tx != nil && tx.locks[s.lockName(row)] != lockNone {
+		return lockExclusive
+	}
+	return lockNone
+}
+
 // acquire records that the transaction, if any, now holds row in mode.
 func (s *session) acquire(row string, mode lockMode) {
 	tx := s.tx
