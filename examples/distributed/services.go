@@ -113,7 +113,11 @@ func (s *service) stock(w http.ResponseWriter, r *http.Request) bool {
 	if mode == "" {
 		mode = modeRacy
 	}
-	if err := s.store.decrement(r.Context(), product, mode); err != nil {
+	racy := s.store.holdStock
+	if s.name == "inventory" {
+		racy = s.store.takeStock
+	}
+	if err := s.store.decrement(r.Context(), product, mode, racy); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return false
 	}

@@ -32,7 +32,7 @@ type store struct {
 
 // Stock modes: how a service read-modify-writes a product's stock.
 const (
-	modeRacy   = "racy"   // SELECT, then UPDATE … SET stock = ?: a lost update when two overlap
+	modeRacy   = "racy"   // SELECT, then UPDATE … SET stock = ? (holdStock, takeStock): a lost update when two overlap
 	modeLocked = "locked" // the same in a transaction that locks the row (see decrementLocked)
 	modeAtomic = "atomic" // UPDATE … SET stock = stock - 1: one statement the database serialises
 )
@@ -135,11 +135,13 @@ func (s *store) q(query string) string {
 	return b.String()
 }
 
-// decrement takes one from a product's stock, in mode.
-func (s *store) decrement(ctx context.Context, product int, mode string) error {
+// decrement takes one from a product's stock, in mode; racy is how this
+// service does it without a lock (holdStock in orders, takeStock in
+// inventory: other code, the same row).
+func (s *store) decrement(ctx context.Context, product int, mode string, racy func(context.Context, int) error) error {
 	switch mode {
 	case modeRacy:
-		return s.decrementRacy(ctx, product)
+		return racy(ctx, product)
 	case modeLocked:
 		return s.decrementLocked(ctx, product)
 	case modeAtomic:
@@ -149,10 +151,10 @@ func (s *store) decrement(ctx context.Context, product int, mode string) error {
 	return fmt.Errorf("stock mode %q: want racy, locked or atomic", mode)
 }
 
-// decrementRacy reads the stock, pauses (the time a real service spends
-// deciding), and writes back one less: two of these that overlap both read
-// the same value, and one decrement is lost.
-func (s *store) decrementRacy(ctx context.Context, product int) error {
+// holdStock is orders' racy decrement: it reads the stock, pauses (the
+// time a real service spends deciding), and writes back one less. Two of
+// these that overlap both read the same value, and one decrement is lost.
+func (s *store) holdStock(ctx context.Context, product int) error {
 	var stock int
 	if err := s.db.QueryRowContext(ctx, s.q("SELECT stock FROM products WHERE id = ?"), product).Scan(&stock); err != nil {
 		return err
@@ -162,8 +164,25 @@ func (s *store) decrementRacy(ctx context.Context, product int) error {
 	return err
 }
 
-// decrementLocked is decrementRacy in a transaction that holds the row
-// from the read to the commit: SELECT … FOR UPDATE in PostgreSQL. SQLite
+// takeStock is inventory's: it loads the whole product, as an ORM would,
+// and saves it with one less in stock.
+func (s *store) takeStock(ctx context.Context, product int) error {
+	var p struct {
+		id, stock int
+		name      string
+	}
+	err := s.db.QueryRowContext(ctx, s.q("SELECT id, name, stock FROM products WHERE id = ?"), product).Scan(&p.id, &p.name, &p.stock)
+	if err != nil {
+		return err
+	}
+	time.Sleep(pause)
+	p.stock--
+	_, err = s.db.ExecContext(ctx, s.q("UPDATE products SET name = ?, stock = ? WHERE id = ?"), p.name, p.stock, p.id)
+	return err
+}
+
+// decrementLocked is holdStock in a transaction that holds the row from
+// the read to the commit: SELECT … FOR UPDATE in PostgreSQL. SQLite
 // has no FOR UPDATE: its transactions here begin IMMEDIATE (see parseDB),
 // taking the database's write lock, so that they run one at a time, which
 // the capture knows.

@@ -192,11 +192,11 @@ func TestDistributed(t *testing.T) {
 	bin := build(t, root, "distributed")
 	t.Run("sqlite", func(t *testing.T) {
 		// The services agree to call the file "shop" (racewaysql.WithDatabase).
-		distributed(t, s, root, bin, "sqlite:"+filepath.Join(t.TempDir(), "shop.db"), "sqlite/shop")
+		distributed(t, s, root, bin, "sqlite:"+filepath.Join(t.TempDir(), "shop.db"), "sqlite/shop", true)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		name, dsn := dbtest.Postgres(t)
-		distributed(t, s, root, bin, dsn, "postgres/"+name)
+		distributed(t, s, root, bin, dsn, "postgres/"+name, false)
 	})
 }
 
@@ -214,7 +214,10 @@ var stockPhases = []struct {
 	{"15: both UPDATE … SET stock = stock - 1", 45, "atomic", "atomic", false, false},
 }
 
-func distributed(t *testing.T, s *stack.Stack, root, bin, db, prefix string) {
+// distributed runs the example on db, whose rows' names begin with prefix;
+// with others, also its scenarios that do not involve the database (whose
+// races a second run would only count in the first run's finding groups).
+func distributed(t *testing.T, s *stack.Stack, root, bin, db, prefix string, others bool) {
 	ctx := context.Background()
 	inv, ord, gw := freeAddr(t), freeAddr(t), freeAddr(t)
 	services := []*proc.Process{
@@ -225,15 +228,17 @@ func distributed(t *testing.T, s *stack.Stack, root, bin, db, prefix string) {
 	start := time.Now()
 	checkouts := 0
 	for i, p := range stockPhases {
-		args := []string{"load", "-gateway", "http://" + gw, "-n", "8", "-concurrency", "4",
+		// One wave of concurrent checkouts: the racy ones all read the same
+		// stock.
+		args := []string{"load", "-gateway", "http://" + gw, "-n", "4", "-concurrency", "4",
 			"-product", strconv.Itoa(p.product), "-orders", p.orders, "-inventory", p.inventory}
-		if i == 0 { // and the example's other scenarios
+		if i == 0 && others {
 			args = append(args, "-audits", "3")
 		} else {
 			args = append(args, "-audits", "0", "-notify=false")
 		}
 		runToEnd(t, s, root, bin, args...)
-		checkouts += 8
+		checkouts += 4
 	}
 	for _, p := range services { // flush their telemetry
 		if err := p.Stop(); err != nil {
@@ -291,7 +296,7 @@ func distributed(t *testing.T, s *stack.Stack, root, bin, db, prefix string) {
 			detached = true
 		}
 	}
-	if !detached {
+	if others && !detached {
 		t.Errorf("no same-trace race between the detached job and its handler: %v", byVar["orders.notifications.pending"])
 	}
 	// The phases without findings did reach Jaeger.
