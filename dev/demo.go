@@ -129,16 +129,8 @@ func demo(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("waiting for the collector to analyse the traces…")
-	fixed, err := stack.WaitFindings(ctx, s.Jaeger, isBank(fixedStart), 0, 8*time.Second, 30*time.Second)
-	if err != nil {
+	if err := noFindings(ctx, s, isBank(fixedStart), "the fixed bank (WithLock)"); err != nil {
 		return err
-	}
-	if len(fixed) > 0 {
-		for _, f := range fixed {
-			fmt.Println("  " + f.Headline())
-		}
-		return fmt.Errorf("the fixed bank (WithLock) gave %d findings, want none", len(fixed))
 	}
 	step("Fixed bank (WithLock around read-modify-write): no race found")
 	if err := shopDemo(ctx, s, root, *db, *freePorts, *transfers); err != nil {
@@ -155,6 +147,23 @@ func demo(args []string) error {
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
+
+// noFindings waits until the collector has analysed what was sent and
+// fails, printing them, if findings that keep selects were stored.
+func noFindings(ctx context.Context, s *stack.Stack, keep func(stack.Finding) bool, what string) error {
+	fmt.Println("waiting for the collector to analyse the traces…")
+	found, err := stack.WaitFindings(ctx, s.Jaeger, keep, 0, 8*time.Second, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	for _, f := range found {
+		fmt.Println("  " + f.Headline())
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("%s gave %d findings, want none", what, len(found))
+	}
+	return nil
+}
 
 func balanceOf(ctx context.Context, base, account string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/balance?account="+account, nil)

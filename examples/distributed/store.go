@@ -24,7 +24,9 @@ import (
 var defaultDB = "sqlite:" + filepath.Join(os.TempDir(), "raceway-shop.db")
 
 // store is the shop's database, opened through racewaysql: every statement
-// records its shared reads and writes, with no tracking call here.
+// records its shared reads and writes, with no tracking call here. Its
+// statements number their parameters ($1, $2…), which PostgreSQL and
+// SQLite both read.
 type store struct {
 	db     *sql.DB
 	sqlite bool
@@ -32,7 +34,7 @@ type store struct {
 
 // Stock modes: how a service read-modify-writes a product's stock.
 const (
-	modeRacy   = "racy"   // SELECT, then UPDATE … SET stock = ? (holdStock, takeStock): a lost update when two overlap
+	modeRacy   = "racy"   // SELECT, then UPDATE … SET stock = $1 (holdStock, takeStock): a lost update when two overlap
 	modeLocked = "locked" // the same in a transaction that locks the row (see decrementLocked)
 	modeAtomic = "atomic" // UPDATE … SET stock = stock - 1: one statement the database serialises
 )
@@ -116,25 +118,6 @@ func setup(ctx context.Context, driver, source string) error {
 	return nil
 }
 
-// q spells a statement's parameters for the database: $1, $2… in
-// PostgreSQL, ? in SQLite.
-func (s *store) q(query string) string {
-	if s.sqlite {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // decrement takes one from a product's stock, in mode; racy is how this
 // service does it without a lock (holdStock in orders, takeStock in
 // inventory: other code, the same row).
@@ -145,7 +128,7 @@ func (s *store) decrement(ctx context.Context, product int, mode string, racy fu
 	case modeLocked:
 		return s.decrementLocked(ctx, product)
 	case modeAtomic:
-		_, err := s.db.ExecContext(ctx, s.q("UPDATE products SET stock = stock - 1 WHERE id = ?"), product)
+		_, err := s.db.ExecContext(ctx, "UPDATE products SET stock = stock - 1 WHERE id = $1", product)
 		return err
 	}
 	return fmt.Errorf("stock mode %q: want racy, locked or atomic", mode)
@@ -156,11 +139,11 @@ func (s *store) decrement(ctx context.Context, product int, mode string, racy fu
 // these that overlap both read the same value, and one decrement is lost.
 func (s *store) holdStock(ctx context.Context, product int) error {
 	var stock int
-	if err := s.db.QueryRowContext(ctx, s.q("SELECT stock FROM products WHERE id = ?"), product).Scan(&stock); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT stock FROM products WHERE id = $1", product).Scan(&stock); err != nil {
 		return err
 	}
 	time.Sleep(pause)
-	_, err := s.db.ExecContext(ctx, s.q("UPDATE products SET stock = ? WHERE id = ?"), stock-1, product)
+	_, err := s.db.ExecContext(ctx, "UPDATE products SET stock = $1 WHERE id = $2", stock-1, product)
 	return err
 }
 
@@ -171,13 +154,13 @@ func (s *store) takeStock(ctx context.Context, product int) error {
 		id, stock int
 		name      string
 	}
-	err := s.db.QueryRowContext(ctx, s.q("SELECT id, name, stock FROM products WHERE id = ?"), product).Scan(&p.id, &p.name, &p.stock)
+	err := s.db.QueryRowContext(ctx, "SELECT id, name, stock FROM products WHERE id = $1", product).Scan(&p.id, &p.name, &p.stock)
 	if err != nil {
 		return err
 	}
 	time.Sleep(pause)
 	p.stock--
-	_, err = s.db.ExecContext(ctx, s.q("UPDATE products SET name = ?, stock = ? WHERE id = ?"), p.name, p.stock, p.id)
+	_, err = s.db.ExecContext(ctx, "UPDATE products SET name = $1, stock = $2 WHERE id = $3", p.name, p.stock, p.id)
 	return err
 }
 
@@ -192,16 +175,16 @@ func (s *store) decrementLocked(ctx context.Context, product int) error {
 		return err
 	}
 	defer tx.Rollback()
-	query := "SELECT stock FROM products WHERE id = ? FOR UPDATE"
+	query := "SELECT stock FROM products WHERE id = $1 FOR UPDATE"
 	if s.sqlite {
-		query = "SELECT stock FROM products WHERE id = ?"
+		query = "SELECT stock FROM products WHERE id = $1"
 	}
 	var stock int
-	if err := tx.QueryRowContext(ctx, s.q(query), product).Scan(&stock); err != nil {
+	if err := tx.QueryRowContext(ctx, query, product).Scan(&stock); err != nil {
 		return err
 	}
 	time.Sleep(pause)
-	if _, err := tx.ExecContext(ctx, s.q("UPDATE products SET stock = ? WHERE id = ?"), stock-1, product); err != nil {
+	if _, err := tx.ExecContext(ctx, "UPDATE products SET stock = $1 WHERE id = $2", stock-1, product); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -209,6 +192,6 @@ func (s *store) decrementLocked(ctx context.Context, product int) error {
 
 // writeAudit writes the audit row.
 func (s *store) writeAudit(ctx context.Context, v int) error {
-	_, err := s.db.ExecContext(ctx, s.q("UPDATE audit SET last = ? WHERE id = 1"), v)
+	_, err := s.db.ExecContext(ctx, "UPDATE audit SET last = $1 WHERE id = 1", v)
 	return err
 }

@@ -158,6 +158,18 @@ var Systems = []struct {
 	{"sqlite", SQLiteDriver, SQLite},
 }
 
+// OpenDB opens dsn with driver, plainly (no capture), closed when the test
+// ends: for setting a test's database up and reading it back.
+func OpenDB(t testing.TB, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
 // Must is a helper for setup statements: it runs each statement on db and
 // fails t on the first error.
 func Must(t testing.TB, db *sql.DB, stmts ...string) {

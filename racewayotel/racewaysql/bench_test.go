@@ -24,11 +24,7 @@ import (
 //	go test -run '^$' -bench Statement -count 6 ./racewayotel/racewaysql
 func BenchmarkStatement(b *testing.B) {
 	_, dsn := dbtest.Postgres(b)
-	plain, err := sql.Open(dbtest.PostgresDriver, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer plain.Close()
+	plain := dbtest.OpenDB(b, dbtest.PostgresDriver, dsn)
 	dbtest.Must(b, plain, "CREATE TABLE products (id int PRIMARY KEY, name text, stock int)",
 		"INSERT INTO products VALUES (42, 'lamp', 1000000)")
 	tp := sdktrace.NewTracerProvider()

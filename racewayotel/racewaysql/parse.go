@@ -317,21 +317,32 @@ func (p *parser) parseBegin(start bool) *statement {
 	p.accept("EXCLUSIVE")
 	p.accept("WORK")
 	p.accept("TRANSACTION")
+	if !p.parseTxModes(st) {
+		return skip(reasonSyntax)
+	}
+	return st
+}
+
+// parseTxModes reads the transaction modes that end BEGIN, START
+// TRANSACTION and SET TRANSACTION, keeping the isolation level in st.
+func (p *parser) parseTxModes(st *statement) bool {
 	for !p.eof() {
 		switch {
 		case p.acceptSeq("ISOLATION", "LEVEL"):
 			iso, ok := p.parseLevel()
 			if !ok {
-				return skip(reasonSyntax)
+				return false
 			}
 			st.iso = iso
 		case p.acceptSeq("READ", "ONLY"), p.acceptSeq("READ", "WRITE"), p.acceptSeq("NOT", "DEFERRABLE"),
 			p.accept("DEFERRABLE"), p.acceptSeq("WITH", "CONSISTENT", "SNAPSHOT"), p.acceptPunct(","):
+		case p.accept("SNAPSHOT"): // SET TRANSACTION SNAPSHOT 'id'
+			p.next()
 		default:
-			return skip(reasonSyntax)
+			return false
 		}
 	}
-	return st
+	return true
 }
 
 // parseLevel reads an isolation level's name.
@@ -411,21 +422,8 @@ func (p *parser) parseSet() *statement {
 	}
 	if p.accept("TRANSACTION") {
 		st := &statement{kind: kindIsolation, isoScope: scope}
-		for !p.eof() {
-			switch {
-			case p.acceptSeq("ISOLATION", "LEVEL"):
-				iso, ok := p.parseLevel()
-				if !ok {
-					return skip(reasonSyntax)
-				}
-				st.iso = iso
-			case p.acceptSeq("READ", "ONLY"), p.acceptSeq("READ", "WRITE"), p.acceptSeq("NOT", "DEFERRABLE"),
-				p.accept("DEFERRABLE"), p.acceptPunct(","):
-			case p.accept("SNAPSHOT"): // SET TRANSACTION SNAPSHOT 'id'
-				p.next()
-			default:
-				return skip(reasonSyntax)
-			}
+		if !p.parseTxModes(st) {
+			return skip(reasonSyntax)
 		}
 		if st.iso == isoDefault {
 			return &statement{kind: kindNone}
@@ -756,7 +754,8 @@ func (p *parser) parseColRef() (colRef, bool) {
 	return colRef{qual: first, col: second}, true
 }
 
-// clauseEnd are the keywords that end a WHERE, ORDER BY or LIMIT clause.
+// clauseEnd are the keywords that end a WHERE, ORDER BY or LIMIT clause
+// (skipExpr also stops at punctuation listed in its ends).
 var clauseEnd = []string{"ORDER", "LIMIT", "OFFSET", "FETCH", "FOR", "LOCK", "GROUP", "HAVING", "WINDOW",
 	"UNION", "INTERSECT", "EXCEPT", "RETURNING"}
 
@@ -767,7 +766,7 @@ func (p *parser) atEnd(ends []string) bool {
 	}
 	t := p.peek()
 	for _, e := range ends {
-		if t.is(e) {
+		if t.is(e) || t.punct(e) {
 			return true
 		}
 	}
@@ -1260,7 +1259,7 @@ func (p *parser) parseInsert(replace bool) *statement {
 				}
 				if v.kind == valExpr || !(p.peek().punct(",") || p.peek().punct(")")) {
 					p.pos = start
-					if r := p.skipValueExpr(); r != "" {
+					if r := p.skipExpr([]string{","}); r != "" {
 						return skip(r)
 					}
 					v = value{kind: valExpr}
@@ -1344,26 +1343,4 @@ func (p *parser) parseInsert(replace bool) *statement {
 		}
 	}
 	return st
-}
-
-// skipValueExpr moves past one expression of a VALUES row (up to , or ) at
-// depth 0), failing on a subquery.
-func (p *parser) skipValueExpr() string {
-	depth := 0
-	for !p.eof() {
-		t := p.peek()
-		if depth == 0 && (t.punct(",") || t.punct(")")) {
-			return ""
-		}
-		switch {
-		case t.punct("("):
-			depth++
-		case t.punct(")"):
-			depth--
-		case t.is("SELECT"):
-			return reasonSubquery
-		}
-		p.pos++
-	}
-	return reasonSyntax
 }

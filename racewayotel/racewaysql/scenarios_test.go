@@ -186,11 +186,7 @@ func TestScenarios(t *testing.T) {
 	for _, sys := range dbtest.Systems {
 		t.Run(sys.System, func(t *testing.T) {
 			_, dsn := sys.Open(t)
-			admin, err := sql.Open(sys.Driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close()
+			admin := dbtest.OpenDB(t, sys.Driver, dsn)
 			dbtest.Must(t, admin, "CREATE TABLE products (id int PRIMARY KEY, stock int)")
 			for i := range fixtures {
 				dbtest.Must(t, admin, fmt.Sprintf("INSERT INTO products VALUES (%d, 1000)", i+1))

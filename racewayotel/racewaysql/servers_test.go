@@ -38,11 +38,7 @@ func TestServers(t *testing.T) {
 	for _, sys := range dbtest.Systems {
 		t.Run(sys.System, func(t *testing.T) {
 			dbName, dsn := sys.Open(t)
-			admin, err := sql.Open(sys.Driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close()
+			admin := dbtest.OpenDB(t, sys.Driver, dsn)
 			autoID := map[string]string{
 				SystemPostgres: "id serial PRIMARY KEY",
 				SystemMySQL:    "id int AUTO_INCREMENT PRIMARY KEY",
