@@ -461,6 +461,7 @@ func TestSharedLockTokenOrders(t *testing.T) {
 		}
 	}
 }
+
 // TrackSharedAccesses records like TrackSharedAccess one after the other,
 // located once at the first caller outside the first access's CallerSkip.
 func TestTrackSharedAccesses(t *testing.T) {
