@@ -4,6 +4,9 @@ go 1.26.0
 
 require (
 	github.com/felixge/httpsnoop v1.1.0
+	// Database drivers, for the examples and the tests of racewayotel/racewaysql
+	// (the capture itself imports none: standard library and racewayotel
+	// only). Versions the module proxy this project builds with serves.
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/petermattis/goid v0.0.0-20260820044319-269ab09b5261
@@ -15,6 +18,8 @@ require (
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
 	go.uber.org/goleak v1.3.0
+	// SQLite in pure Go (no cgo), so that the demo needs nothing installed;
+	// it is why golang.org/x/sys is v0.49.0 in every module.
 	modernc.org/sqlite v1.62.0
 )
 
