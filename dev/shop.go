@@ -136,7 +136,11 @@ func shopDemo(ctx context.Context, s *stack.Stack, root, db string, freePorts bo
 	if err := noFindings(ctx, s, stockOf(43, start), "the locked checkouts"); err != nil {
 		return err
 	}
-	step("Locked checkouts: no race found (the row lock is a shared lock both services hold)")
+	held := "the row lock FOR UPDATE takes is a shared lock both services' transactions hold"
+	if sqlite {
+		held = "SQLite's write lock is a shared lock both services' transactions hold"
+	}
+	step("Locked checkouts: no race found (" + held + ")")
 	return nil
 }
 
