@@ -3,6 +3,7 @@ package racewaysql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,13 @@ import (
 
 	"github.com/raceway-otel/raceway/internal/dbtest"
 )
+
+// opaqueConnector hides the driver beneath it, as a tracing layer does.
+type opaqueConnector struct{ driver.Connector }
+
+func (c opaqueConnector) Driver() driver.Driver { return opaqueDriver{c.Connector.Driver()} }
+
+type opaqueDriver struct{ driver.Driver }
 
 // placeholders rewrites ? placeholders as $1, $2… for PostgreSQL.
 func placeholders(system, q string) string {
@@ -185,6 +193,15 @@ func TestServers(t *testing.T) {
 				})
 				check("advisory lock", []string{"R " + p + ".stock 18 x[" + lockName + "]"})
 			}
+
+			// Wrapped by another layer (as by otelsql), the driver is one the
+			// capture does not know: it asks the server what it is.
+			wrapped := OpenDB(r.rw, opaqueConnector{must(WrapDriver(nil, admin.Driver()).(driver.DriverContext).OpenConnector(dsn))})
+			defer wrapped.Close()
+			span("behind another layer", func(ctx context.Context) error {
+				return wrapped.QueryRowContext(ctx, q("SELECT stock FROM products WHERE id = ?"), 42).Scan(&stock)
+			})
+			check("behind another layer", []string{"R " + p + ".stock 18"})
 
 			if sys.System == SystemPostgres {
 				span("serializable", func(ctx context.Context) error {
