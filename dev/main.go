@@ -92,8 +92,9 @@ var benches = []struct {
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|Floor|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", "EventCost", "-benchmem", "-count=3", "./analysis/"}},
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
-	// Needs PostgreSQL on 127.0.0.1:5432 (see internal/dbtest).
+	// Needs PostgreSQL on 127.0.0.1:5432 (see internal/servertest).
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Statement|Capture", "-count", "6", "./racewayotel/racewaysql/"}},
+	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/racewayredis/"}},
 	{"processor/racewayprocessor", "", []string{"go", "test", "-run", "XXX", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
 	{"collector/e2e", "RACEWAY_E2E_BENCH=1", []string{"go", "test", "-count=1", "-run", "CPUPerSpan", "-v", "."}},
 }

@@ -156,67 +156,68 @@ const maxCallerDepth = 48
 
 // callerOutside returns the location of the first caller of its caller's
 // caller that is outside racewayotel's packages and the packages skip, or
-// nil when every frame searched is inside them. Frames are symbolized once
-// per program counter (see framesOf): a capture calls this for every
-// access, with the application's caller dozens of frames up.
+// nil when every frame searched is inside them. An external test package
+// (path ending in _test) counts as outside.
 func callerOutside(skip []string) *location {
-	// Unwinding costs per frame: most callers are found in the first
-	// nearCallerDepth frames; deeper stacks (an ORM) are unwound again.
+	// Most callers are a few frames up: unwind 8 frames, then the rest.
 	var pcs [maxCallerDepth]uintptr
-	for _, depth := range []int{nearCallerDepth, maxCallerDepth} {
-		n := runtime.Callers(3, pcs[:depth])
-		for _, pc := range pcs[:n] {
-			for _, f := range framesOf(pc) {
-				if f.pkg != "" && !inPackage(f.pkg, ownPackage) && !inAnyPackage(f.pkg, skip) {
-					return f.loc
+	for from, to := 0, 8; from < to; from, to = to, maxCallerDepth {
+		n := runtime.Callers(3+from, pcs[from:to])
+		for _, pc := range pcs[from : from+n] {
+			fs := framesOf(pc)
+			for i, pkg := range fs.pkgs {
+				if pkg != "" && (!inPackage(pkg, ownPackage) || strings.HasSuffix(pkg, "_test")) && !inAnyPackage(pkg, skip) {
+					return fs.locs[i]
 				}
 			}
 		}
-		if n < depth {
-			break
+		if from+n < to {
+			return nil // the stack ended
 		}
 	}
 	return nil
 }
 
-// nearCallerDepth is how many frames callerOutside unwinds first.
-const nearCallerDepth = 16
-
-// frame is one function a program counter stands for: several when calls
-// were inlined there, innermost first.
-type frame struct {
-	pkg string
-	loc *location
+// pcFrames are the frames a program counter stands for (more than one
+// where calls were inlined), innermost first: their packages and locations.
+type pcFrames struct {
+	pkgs []string
+	locs []*location
 }
 
-// frameCache caches framesOf by program counter, for at most maxLocations
-// program counters (later ones are symbolized on every call).
+// frameCache caches pcFrames by program counter, for at most maxLocations
+// program counters (beyond, they are resolved on every call), so that a
+// capture resolves its call stack's frames once rather than on every
+// access.
 var (
-	frameCache sync.Map // uintptr → []frame
-	frameCount atomic.Int64
+	frameCache    sync.Map // uintptr → *pcFrames
+	frameCacheLen atomic.Int64
 )
 
-// framesOf returns the functions of a program counter from runtime.Callers.
-func framesOf(pc uintptr) []frame {
-	if fs, ok := frameCache.Load(pc); ok {
-		return fs.([]frame)
+// framesOf returns the frames of a program counter from runtime.Callers.
+func framesOf(pc uintptr) *pcFrames {
+	if v, ok := frameCache.Load(pc); ok {
+		return v.(*pcFrames)
 	}
-	var fs []frame
+	fs := &pcFrames{}
 	frames := runtime.CallersFrames([]uintptr{pc})
 	for {
 		f, more := frames.Next()
-		fs = append(fs, frame{pkg: funcPackage(f.Function), loc: &location{
+		fs.pkgs = append(fs.pkgs, funcPackage(f.Function))
+		fs.locs = append(fs.locs, &location{
 			function: f.Function,
 			file:     attribute.String(convention.CodeFilePath, f.File),
 			line:     attribute.Int(convention.CodeLineNumber, f.Line),
 			fn:       attribute.String(convention.CodeFunctionName, f.Function),
-		}})
+		})
 		if !more {
 			break
 		}
 	}
-	if frameCount.Add(1) <= maxLocations {
-		frameCache.Store(pc, fs)
+	if frameCacheLen.Load() < maxLocations {
+		if _, loaded := frameCache.LoadOrStore(pc, fs); !loaded {
+			frameCacheLen.Add(1)
+		}
 	}
 	return fs
 }

@@ -2,19 +2,15 @@ package racewayotel_test
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 
-	"go.opentelemetry.io/otel/attribute"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkresource "go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/analysis"
-	"github.com/raceway-otel/raceway/internal/racetest"
+	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/racewayotel"
 )
 
@@ -34,22 +30,8 @@ func newService(t testing.TB, name string, opts ...racewayotel.Option) *service 
 
 func newServiceWith(t testing.TB, name string, tpOpts []sdktrace.TracerProviderOption, opts ...racewayotel.Option) *service {
 	t.Helper()
-	rec := tracetest.NewSpanRecorder()
-	tpOpts = append([]sdktrace.TracerProviderOption{
-		sdktrace.WithSpanProcessor(rec),
-		sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", name))),
-	}, tpOpts...)
-	tp := sdktrace.NewTracerProvider(tpOpts...)
-	opts = append([]racewayotel.Option{
-		racewayotel.WithTracerProvider(tp),
-		racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()),
-		racewayotel.WithProcessID(name + "-1"),
-		racewayotel.WithLogger(slog.New(slog.DiscardHandler)),
-	}, opts...)
-	rw := racewayotel.New(opts...)
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return &service{name: name, rec: rec, tp: tp, rw: rw, tracer: tp.Tracer("test")}
+	s := racewaytest.NewServiceWith(t, name, tpOpts, opts...)
+	return &service{name: name, rec: s.Rec, tp: s.TP, rw: s.RW, tracer: s.TP.Tracer("test")}
 }
 
 // start starts a span of the service's tracer.
@@ -61,7 +43,7 @@ func (s *service) start(ctx context.Context, name string) (context.Context, trac
 // on any record the convention's Decoder rejects.
 func decode(t testing.TB, spans []sdktrace.ReadOnlySpan) []analysis.Event {
 	t.Helper()
-	return racetest.Decode(t, spans)
+	return racewaytest.Decode(t, spans)
 }
 
 // events returns the decoded records of every service's ended spans, after
@@ -95,7 +77,7 @@ func events(t testing.TB, svcs ...*service) []analysis.Event {
 // races runs the analysis detector over evs.
 func races(t testing.TB, evs []analysis.Event) []analysis.Race {
 	t.Helper()
-	return racetest.Races(t, evs)
+	return racewaytest.Races(t, evs)
 }
 
 // racesOn returns the races on variable v, as "kind" strings.

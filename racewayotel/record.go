@@ -134,7 +134,13 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 	default:
 		n += 2
 	}
-	kv := make([]attribute.KeyValue, 0, n)
+	// trace.NewEventConfig, through which spans read an event's options,
+	// copies its attributes: the thread's buffer serves every record of the
+	// thread (only its owner delivers).
+	kv := th.kv[:0]
+	if cap(kv) < n {
+		kv = make([]attribute.KeyValue, 0, n)
+	}
 	kv = append(kv,
 		attribute.String(convention.ThreadID, th.idText),
 		attribute.Int64(convention.Seq, int64(seq)),
@@ -196,6 +202,8 @@ func (t *Tracker) deliver(ctx context.Context, th *thread, g int64, r *record, s
 	}
 	kv = append(kv, r.extra...)
 	t.addEvent(ctx, th, eventNames[r.kind], kv)
+	clear(kv) // keep no value alive
+	th.kv = kv[:0]
 }
 
 // addEvent adds a record to the context's span, to an overflow child of it

@@ -39,8 +39,9 @@ type thread struct {
 	locks   []string
 	held    attribute.KeyValue // LocksHeld attribute of locks, when not empty
 	shared  sharedLocks
-	seen    *seenValues // see SharedAccess.OldSeen
-	spanKey spanKey     // the span last recorded on and its state
+	seen    *seenValues          // see SharedAccess.OldSeen
+	kv      []attribute.KeyValue // a record's attributes, reused (see deliver)
+	spanKey spanKey              // the span last recorded on and its state
 	spanSt  *spanState
 
 	mu    sync.Mutex

@@ -16,9 +16,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/raceway-otel/raceway/internal/dbtest"
 	"github.com/raceway-otel/raceway/internal/jaegertest"
 	"github.com/raceway-otel/raceway/internal/proc"
+	"github.com/raceway-otel/raceway/internal/servertest"
 	"github.com/raceway-otel/raceway/internal/stack"
 )
 
@@ -195,7 +195,7 @@ func TestDistributed(t *testing.T) {
 		distributed(t, s, root, bin, "sqlite:"+filepath.Join(t.TempDir(), "shop.db"), "sqlite/shop", true)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		name, dsn := dbtest.Postgres(t)
+		name, dsn := servertest.Postgres(t)
 		distributed(t, s, root, bin, dsn, "postgres/"+name, false)
 	})
 }

@@ -11,7 +11,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/raceway-otel/raceway/internal/dbtest"
+	"github.com/raceway-otel/raceway/internal/servertest"
 	"github.com/raceway-otel/raceway/racewayotel"
 )
 
@@ -26,15 +26,15 @@ import (
 //
 //	go test -run '^$' -bench Statement -count 6 ./racewayotel/racewaysql
 func BenchmarkStatement(b *testing.B) {
-	_, dsn := dbtest.Postgres(b)
-	plain := dbtest.OpenDB(b, dbtest.PostgresDriver, dsn)
-	dbtest.Must(b, plain, "CREATE TABLE products (id int PRIMARY KEY, name text, stock int)",
+	_, dsn := servertest.Postgres(b)
+	plain := servertest.OpenDB(b, servertest.PostgresDriver, dsn)
+	servertest.Must(b, plain, "CREATE TABLE products (id int PRIMARY KEY, name text, stock int)",
 		"INSERT INTO products VALUES (42, 'lamp', 1000000)")
 	tp := sdktrace.NewTracerProvider()
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()))
 	tp.RegisterSpanProcessor(rw.SpanProcessor())
-	captured, err := Open(rw, dbtest.PostgresDriver, dsn)
+	captured, err := Open(rw, servertest.PostgresDriver, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/raceway-otel/raceway/analysis"
-	"github.com/raceway-otel/raceway/internal/dbtest"
-	"github.com/raceway-otel/raceway/internal/racetest"
+	"github.com/raceway-otel/raceway/internal/racewaytest"
+	"github.com/raceway-otel/raceway/internal/servertest"
 )
 
 // shopService is one simulated service: its own Tracker (process) and its
@@ -183,13 +183,13 @@ func TestScenarios(t *testing.T) {
 				{"B", inTx(&sql.TxOptions{Isolation: sql.LevelSerializable}, "", "")}}, ""},
 	)
 
-	for _, sys := range dbtest.Systems {
+	for _, sys := range servertest.Databases {
 		t.Run(sys.System, func(t *testing.T) {
 			_, dsn := sys.Open(t)
-			admin := dbtest.OpenDB(t, sys.Driver, dsn)
-			dbtest.Must(t, admin, "CREATE TABLE products (id int PRIMARY KEY, stock int)")
+			admin := servertest.OpenDB(t, sys.Driver, dsn)
+			servertest.Must(t, admin, "CREATE TABLE products (id int PRIMARY KEY, stock int)")
 			for i := range fixtures {
-				dbtest.Must(t, admin, fmt.Sprintf("INSERT INTO products VALUES (%d, 1000)", i+1))
+				servertest.Must(t, admin, fmt.Sprintf("INSERT INTO products VALUES (%d, 1000)", i+1))
 			}
 			for i, f := range fixtures {
 				if f.systems != nil && !slices.Contains(f.systems, sys.System) {
@@ -211,11 +211,11 @@ func TestScenarios(t *testing.T) {
 					var evs []analysis.Event
 					for _, s := range []*shopService{svcs["A"], svcs["B"]} {
 						s.finish()
-						evs = append(evs, racetest.Decode(t, s.rec.rec.Ended())...)
+						evs = append(evs, racewaytest.Decode(t, s.rec.rec.Ended())...)
 					}
 					v := fmt.Sprintf("/products/%d.stock", product)
 					var got []string
-					for _, r := range racetest.Races(t, evs) {
+					for _, r := range racewaytest.Races(t, evs) {
 						if strings.HasSuffix(r.Var, v) {
 							k := r.Kind.String()
 							if r.LostUpdate != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raceway-otel/raceway/internal/dbtest"
+	"github.com/raceway-otel/raceway/internal/servertest"
 )
 
 // opaqueConnector hides the driver beneath it, as a tracing layer does.
@@ -43,16 +43,16 @@ func placeholders(system, q string) string {
 // spells them, values as the drivers return them, locks of real
 // transactions, prepared statements, and the interfaces database/sql uses.
 func TestServers(t *testing.T) {
-	for _, sys := range dbtest.Systems {
+	for _, sys := range servertest.Databases {
 		t.Run(sys.System, func(t *testing.T) {
 			dbName, dsn := sys.Open(t)
-			admin := dbtest.OpenDB(t, sys.Driver, dsn)
+			admin := servertest.OpenDB(t, sys.Driver, dsn)
 			autoID := map[string]string{
 				SystemPostgres: "id serial PRIMARY KEY",
 				SystemMySQL:    "id int AUTO_INCREMENT PRIMARY KEY",
 				SystemSQLite:   "id INTEGER PRIMARY KEY",
 			}[sys.System]
-			dbtest.Must(t, admin,
+			servertest.Must(t, admin,
 				"CREATE TABLE products (id int PRIMARY KEY, name varchar(64), stock int)",
 				"CREATE TABLE order_items (order_id int, product_id int, qty int, PRIMARY KEY (product_id, order_id))",
 				"CREATE TABLE notes ("+autoID+", body varchar(64))",

@@ -1,0 +1,131 @@
+package racewayredis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/raceway-otel/raceway/internal/servertest"
+	"github.com/raceway-otel/raceway/racewayotel"
+	"github.com/raceway-otel/raceway/racewayotel/racewayredis"
+)
+
+// BenchmarkCommand compares a GET and a SET against the real Redis on
+// loopback, captured by the hook and not: two clients with the same
+// options, the same recording spans (the SDK's, no exporter; a new span
+// every 100 commands, below its event limit). Every iteration sends the
+// command once through each client, in alternating order, and times each,
+// so that both see the same conditions on a loaded machine: the figure is
+// captured/uncaptured, whose goal is ≤ 1.10.
+func BenchmarkCommand(b *testing.B) {
+	addr := servertest.Redis(b)
+	key := servertest.Name("raceway-bench:")
+	b.Cleanup(func() {
+		r := redis.NewClient(&redis.Options{Addr: addr})
+		defer r.Close()
+		r.Del(context.Background(), key)
+	})
+	for _, op := range []string{"GET", "SET"} {
+		b.Run(op, func(b *testing.B) {
+			plain := redis.NewClient(&redis.Options{Addr: addr})
+			captured := redis.NewClient(&redis.Options{Addr: addr})
+			b.Cleanup(func() { _ = plain.Close(); _ = captured.Close() })
+			plainCtx, plainSpan := benchSpans(b, false, nil)
+			capCtx, capSpan := benchSpans(b, true, func(rw *racewayotel.Tracker) {
+				if err := racewayredis.Instrument(captured, rw); err != nil {
+					b.Fatal(err)
+				}
+			})
+			send := func(ctx context.Context, rdb *redis.Client) time.Duration {
+				t0 := time.Now()
+				var err error
+				if op == "GET" {
+					err = rdb.Get(ctx, key).Err()
+				} else {
+					err = rdb.Set(ctx, key, "900", 0).Err()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				return time.Since(t0)
+			}
+			if err := plain.Set(plainCtx, key, "1000", 0).Err(); err != nil {
+				b.Fatal(err)
+			}
+			send(plainCtx, plain) // both connections are open
+			send(capCtx, captured)
+			var plainTime, capTime time.Duration
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				pctx, cctx := plainSpan(plainCtx), capSpan(capCtx)
+				if n++; n%2 == 0 {
+					plainTime += send(pctx, plain)
+					capTime += send(cctx, captured)
+				} else {
+					capTime += send(cctx, captured)
+					plainTime += send(pctx, plain)
+				}
+			}
+			b.ReportMetric(float64(plainTime.Nanoseconds())/float64(b.N), "uncaptured-ns/op")
+			b.ReportMetric(float64(capTime.Nanoseconds())/float64(b.N), "captured-ns/op")
+			b.ReportMetric(float64(capTime)/float64(plainTime), "captured/uncaptured")
+		})
+	}
+}
+
+// BenchmarkHook is the capture of a GET alone, the command not sent: what
+// the hook adds to each command.
+func BenchmarkHook(b *testing.B) {
+	var hook redis.ProcessHook
+	ctx, next := benchSpans(b, true, func(rw *racewayotel.Tracker) {
+		hook = racewayredis.NewHook(rw).ProcessHook(func(context.Context, redis.Cmder) error { return nil })
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx := next(ctx)
+		if err := hook(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchSpans returns a context with a logical thread of its own (as a
+// request handler has) and a func that gives it a recording span, a new
+// one every 100 calls. When captured, it creates a Tracker on the spans'
+// TracerProvider and passes it to instrument.
+func benchSpans(b *testing.B, captured bool, instrument func(*racewayotel.Tracker)) (context.Context, func(context.Context) context.Context) {
+	tp := sdktrace.NewTracerProvider()
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	ctx := context.Background()
+	if captured {
+		rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()))
+		tp.RegisterSpanProcessor(rw.SpanProcessor())
+		instrument(rw)
+		ctx = rw.Detach(ctx)
+	}
+	tracer := tp.Tracer("bench")
+	var span trace.Span
+	var cur context.Context
+	n := 0
+	b.Cleanup(func() {
+		if span != nil {
+			span.End()
+		}
+	})
+	return ctx, func(ctx context.Context) context.Context {
+		if n%100 == 0 {
+			if span != nil {
+				span.End()
+			}
+			cur, span = tracer.Start(ctx, "request")
+		}
+		n++
+		return cur
+	}
+}

@@ -1,0 +1,4 @@
+package racewayredis
+
+// TokenKey exports tokenKey to the tests.
+var TokenKey = tokenKey
