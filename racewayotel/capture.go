@@ -159,9 +159,11 @@ const maxCallerDepth = 48
 // nil when every frame searched is inside them. An external test package
 // (path ending in _test) counts as outside.
 func callerOutside(skip []string) *location {
-	// Most callers are a few frames up: unwind 8 frames, then the rest.
+	// Most callers are a few frames up: unwind 8 frames, then twice as many
+	// at each step (a database/sql capture's caller is 12 to 16 frames up,
+	// below an application stack of 30 or more that need not be unwound).
 	var pcs [maxCallerDepth]uintptr
-	for from, to := 0, 8; from < to; from, to = to, maxCallerDepth {
+	for from, to := 0, 8; from < to; from, to = to, min(2*to, maxCallerDepth) {
 		n := runtime.Callers(3+from, pcs[from:to])
 		for _, pc := range pcs[from : from+n] {
 			fs := framesOf(pc)
