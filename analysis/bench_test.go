@@ -17,13 +17,14 @@ import (
 // service, 64 in flight at a time, each doing 4 read-modify-writes. A
 // request works on one shard of accounts (one customer): its account
 // read-modify-writes are done under that shard's lock, as the code means
-// them to be (they never race, but every acquire joins the previous holder's
-// clock: the growth trap of DESIGN §2). One read-modify-write in eight is on
-// a pool of statistics counters that the code forgot to lock: those race. The
-// execution is simulated in a global order so that the locks
-// really exclude each other. Events are kept in a compact form and expanded
-// on the fly (no allocation), so that 1M accesses fit in memory; the
-// expansion is part of the measured time.
+// them to be (they never race, but every acquire joins the previous
+// holder's clock: the growth trap of docs/design.md, "Bounds"). One
+// read-modify-write in eight is on a pool of statistics counters that the
+// code forgot to lock: those race. The execution is simulated in a global
+// order so that the locks really exclude each other. Events are kept in a
+// compact form and expanded on the fly (no allocation), so that 1M
+// accesses fit in memory; the expansion is part of the measured time.
+// Every race is turned into its report, as the collector does.
 
 const (
 	wlProcs     = 4
@@ -269,43 +270,79 @@ func detect(b *testing.B, w *workload) *analysis.Detector {
 	return d
 }
 
-// BenchmarkDetector times a new detector on the workload. One untimed run
-// comes first (as in BenchmarkOracle): with -benchtime=1x the timed run
-// would otherwise also pay for the process's heap growing to the
-// detector's size, which a long-running collector pays once. The untimed
-// run also gives the detector's live heap at its end (live-MB).
+// BenchmarkDetector times a new detector on the workload at each size,
+// after one untimed run: with -benchtime=1x the timed run would otherwise
+// also pay for the process's heap growing to the detector's size, which a
+// long-running collector pays once. The untimed run also gives the
+// detector's live heap at its end (live-MB). cpu-ns/access is the process's
+// CPU time (the garbage collector's included), steadier than wall time on
+// a shared machine.
 func BenchmarkDetector(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
 			w := buildWorkload(n)
 			live := retained(func() *analysis.Detector { return detect(b, w) })
 			var races uint64
-			var before, after runtime.MemStats
 			runtime.GC()
-			runtime.ReadMemStats(&before)
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for range b.N {
 				races = detect(b, w).Stats().Races
 			}
 			b.StopTimer()
-			cpu := cpuTime() - cpu0
-			runtime.ReadMemStats(&after)
 			total := float64(b.N) * float64(w.accesses)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/access")
-			if cpu > 0 {
+			if cpu := cpuTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu)/total, "cpu-ns/access")
 			}
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/access")
 			b.ReportMetric(float64(races), "races")
 			b.ReportMetric(live/1e6, "live-MB")
 		})
 	}
 }
 
-// BenchmarkOracle runs the all-pairs oracle (Raceway's method) on the same
-// workload, after one untimed run, as BenchmarkDetector. It is O(n²): run
-// it with -benchtime=1x.
+// BenchmarkDetectorFlat runs the workload with 10,000, 100,000 and
+// 1,000,000 accesses in turn (ten small runs for each large one, so that
+// each size takes comparable time) and reports the CPU time per access at
+// each size and their ratios to 1M, all sizes seeing the same machine: the
+// goal is a ratio within 0.75–1.25.
+func BenchmarkDetectorFlat(b *testing.B) {
+	sizes := []struct {
+		n, runs int
+		name    string
+	}{{10_000, 100, "10k"}, {100_000, 10, "100k"}, {1_000_000, 1, "1M"}}
+	cpu := make([]int64, len(sizes))
+	for _, s := range sizes {
+		detect(b, buildWorkload(s.n))
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, s := range sizes {
+			w := buildWorkload(s.n)
+			for range s.runs {
+				runtime.GC()
+				c := cpuTime()
+				detect(b, w)
+				cpu[i] += cpuTime() - c
+			}
+		}
+	}
+	per := make([]float64, len(sizes))
+	for i, s := range sizes {
+		per[i] = float64(cpu[i]) / float64(b.N*s.runs*buildWorkload(s.n).accesses)
+		b.ReportMetric(per[i], "cpu-ns/access@"+s.name)
+	}
+	if per[0] > 0 && per[1] > 0 {
+		b.ReportMetric(per[2]/per[0], "1M/10k")
+		b.ReportMetric(per[2]/per[1], "1M/100k")
+	}
+}
+
+// BenchmarkOracle runs the all-pairs oracle (Raceway's own method) and the
+// detector on the same workload, in turn in each iteration, and reports
+// both and their ratio. The ratio is information, not a goal: the oracle
+// is O(n²), so it grows with n by construction. Run it with
+// -benchtime=1x (at 100k the oracle takes about 4 s).
 func BenchmarkOracle(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
@@ -321,21 +358,23 @@ func BenchmarkOracle(b *testing.B) {
 				return races
 			}
 			pairs()
-			runtime.GC()
-			cpu0 := cpuTime()
+			detect(b, w)
+			var oracle, detector time.Duration
 			b.ResetTimer()
-			var races int
 			for range b.N {
-				races = pairs()
+				runtime.GC()
+				start := time.Now()
+				pairs()
+				oracle += time.Since(start)
+				runtime.GC()
+				start = time.Now()
+				detect(b, w)
+				detector += time.Since(start)
 			}
-			b.StopTimer()
-			cpu := cpuTime() - cpu0
 			total := float64(b.N) * float64(w.accesses)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/access")
-			if cpu > 0 {
-				b.ReportMetric(float64(cpu)/total, "cpu-ns/access")
-			}
-			b.ReportMetric(float64(races), "races")
+			b.ReportMetric(float64(oracle.Nanoseconds())/total, "oracle-ns/access")
+			b.ReportMetric(float64(detector.Nanoseconds())/total, "detector-ns/access")
+			b.ReportMetric(float64(oracle)/float64(detector), "oracle/detector")
 		})
 	}
 }
@@ -393,86 +432,4 @@ func retained(build func() *analysis.Detector) float64 {
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(d)
 	return float64(after.HeapAlloc) - float64(before.HeapAlloc)
-}
-
-// BenchmarkEventCost prices the detector's kinds of work one at a time,
-// per operation, to tell where BenchmarkDetector's time goes:
-//   - call: an event with no edge and no access, by one thread (the fixed
-//     cost of an event: validation, thread lookup, bookkeeping);
-//   - write: a write with values and a lock held, by one thread to one
-//     variable (the fixed cost of an event and an access);
-//   - lock: an acquire and a release of one lock by 64 threads in turn
-//     (the lock's clock holds an entry for each);
-//   - thread: the start and end of a new thread.
-func BenchmarkEventCost(b *testing.B) {
-	loc := analysis.Location{File: "store.go", Line: 10, Function: "store.Put"}
-	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-	// (Not add: its t.Helper call would be timed.)
-	feed := func(b *testing.B, d *analysis.Detector, e analysis.Event) {
-		if err := d.Add(e, now); err != nil {
-			b.Fatal(err)
-		}
-	}
-	base := analysis.Event{Service: "store", Process: "store-1", Time: now, Where: loc}
-	// call and write: events of one thread, after its start.
-	oneThread := func(name string, set func(e *analysis.Event)) {
-		b.Run(name, func(b *testing.B) {
-			d := mustDetector(b, analysis.Config{})
-			e := base
-			e.Kind, e.Epoch = analysis.KindStart, analysis.Epoch{Thread: 7, Seq: 1}
-			feed(b, d, e)
-			set(&e)
-			b.ResetTimer()
-			for i := range b.N {
-				e.Epoch.Seq = uint64(i + 2)
-				feed(b, d, e)
-			}
-		})
-	}
-	oneThread("op=call", func(e *analysis.Event) { e.Kind = analysis.KindCall })
-	oneThread("op=write", func(e *analysis.Event) {
-		e.Kind, e.Var = analysis.KindWrite, "accounts/alice.balance"
-		e.HasValues, e.Old, e.New, e.LocksHeld = true, "100", "200", []string{"mu"}
-	})
-	b.Run("op=lock", func(b *testing.B) {
-		const threads, strand = 64, analysis.ThreadID(0xabc)
-		d := mustDetector(b, analysis.Config{})
-		var seqs [threads]uint64
-		next := func(t int) analysis.Epoch {
-			seqs[t]++
-			return analysis.Epoch{Thread: analysis.ThreadID(100 + t), Seq: seqs[t]}
-		}
-		for t := range threads {
-			e := base
-			e.Kind, e.Epoch = analysis.KindStart, next(t)
-			feed(b, d, e)
-		}
-		var after [1]analysis.Epoch
-		b.ResetTimer()
-		for i := range b.N {
-			t := i % threads
-			e := base
-			e.Kind, e.Epoch, e.Lock = analysis.KindAcquire, next(t), "mu"
-			if i > 0 {
-				after[0] = analysis.Epoch{Thread: strand, Seq: uint64(i)}
-				e.After = after[:]
-			}
-			feed(b, d, e)
-			e.Kind, e.Epoch, e.After = analysis.KindRelease, next(t), nil
-			e.Sync = analysis.Epoch{Thread: strand, Seq: uint64(i + 1)}
-			feed(b, d, e)
-		}
-	})
-	b.Run("op=thread", func(b *testing.B) {
-		d := mustDetector(b, analysis.Config{})
-		b.ResetTimer()
-		for i := range b.N {
-			e := base
-			e.Kind, e.Origin = analysis.KindStart, analysis.OriginRequest
-			e.Epoch = analysis.Epoch{Thread: analysis.ThreadID(uint64(i+1) * 0x9e3779b97f4a7c15), Seq: 1}
-			feed(b, d, e)
-			e.Kind, e.Epoch.Seq = analysis.KindEnd, 2
-			feed(b, d, e)
-		}
-	})
 }

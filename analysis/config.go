@@ -20,9 +20,13 @@ type Config struct {
 	// MaxVariables bounds the variables tracked; the least recently
 	// accessed are evicted first. Default 1,000,000.
 	MaxVariables int
-	// MaxHistory bounds the recent accesses retained per variable beyond its
-	// FastTrack state (used to report every racing pair and to check late
-	// events). Default 8.
+	// MaxHistory bounds what a variable keeps beside its last write and
+	// last read: its most recent MaxHistory accesses, which let a race be
+	// reported with every one of its pairs and late events be checked; and
+	// at most 4 × MaxHistory accesses that no later access supersedes
+	// (concurrent reads, racing writes), against which every access is
+	// checked. Past the second bound the oldest are dropped and counted in
+	// Stats.EvictedHistory. Default 8.
 	MaxHistory int
 	// MaxThreads bounds the logical threads (and lock strands) whose clocks
 	// are kept, and the published clocks (spawn, send, respond, end) kept
@@ -31,9 +35,9 @@ type Config struct {
 	MaxThreads int
 	// MaxClockEntries bounds the components of one vector clock; the
 	// components of the least recently active threads are dropped first and
-	// their accesses are from then on assumed ordered (never reported). A
-	// clock may hold up to 8 more, joined in since it was last rebuilt.
-	// Default 64.
+	// their earlier accesses are from then on assumed ordered (never
+	// reported). A clock may hold up to 8 more, joined in since it was last
+	// rebuilt. Default 64.
 	MaxClockEntries int
 	// MaxPending bounds the events waiting for predecessors; past it the
 	// oldest is analysed at once. Default 1,000,000.

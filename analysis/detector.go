@@ -1,14 +1,9 @@
 package analysis
 
 import (
-	"hash/maphash"
 	"slices"
 	"time"
 )
-
-// maxUndrained bounds the races kept between two calls of Drain; later
-// occurrences are still counted in their group and in Stats.
-const maxUndrained = 1 << 16
 
 // Detector finds races in a stream of events. It is not safe for concurrent
 // use: drivers serialise calls.
@@ -19,52 +14,17 @@ const maxUndrained = 1 << 16
 // arrives after its thread has moved past it is late: it is checked against
 // the retained history of its variable and counted in Stats.Late.
 type Detector struct {
-	cfg Config
+	cfg     Config
+	threads recency[ThreadID, thread] // threads and lock strands
+	vars    recency[varKey, variable]
+	sched   scheduler
+	snaps   snapshots
+	groups  groups
+	intern  interner
+	found   []raceRec // races found since the last Drain
+	stats   Stats
 
-	threads threads
-	vars    variables
-	procs   map[[2]string]*process // by service and id
-	locs    map[Location]*Location
-	// Small caches in front of procs and locs: most accesses repeat the
-	// last process and one of a few code locations.
-	lastProc *process
-	locCache [64]*Location
-	lockSets map[string][]string // shared one-lock LocksHeld sets
-
-	snaps     map[Epoch]snapshot
-	snapOrder []Epoch // ring of the keys of snaps, oldest at snapNext
-	snapNext  int
-
-	queue    queue
-	byEpoch  map[Epoch]*pending // pending events by their epoch
-	bySync   map[Epoch]*pending // pending releases by the strand epoch they publish
-	ready    []*pending
-	npending int
-
-	groups     map[groupID]*group
-	groupOrder []groupID // ring of the keys of groups, oldest at groupNext
-	groupNext  int
-
-	lines uint64 // lineages started (see clock)
-
-	races []raceRec
-	seen  [24]*access // the accesses a check has visited (see checker)
-	stats Stats
-}
-
-// snapshot is the clock of a published epoch (a spawn, a send, a
-// respond), kept so that edges from it are exact.
-type snapshot struct {
-	clk  clock
-	wall int64
-}
-
-// group counts the occurrences of one distinct race.
-type group struct {
-	count   int
-	first   time.Time
-	key     string // Race.Group
-	evicted bool   // forgotten beyond Config.MaxVariables groups
+	evictedWall int64 // the latest wall time of an evicted thread's last event (see forgotten)
 }
 
 // NewDetector returns a Detector bounded by cfg.
@@ -74,16 +34,13 @@ func NewDetector(cfg Config) (*Detector, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Detector{
-		cfg:      cfg,
-		threads:  threads{byID: make(map[ThreadID]*thread)},
-		vars:     newVariables(),
-		procs:    make(map[[2]string]*process),
-		locs:     make(map[Location]*Location),
-		lockSets: make(map[string][]string),
-		snaps:    make(map[Epoch]snapshot),
-		byEpoch:  make(map[Epoch]*pending),
-		bySync:   make(map[Epoch]*pending),
-		groups:   make(map[groupID]*group),
+		cfg:     cfg,
+		threads: newRecency[ThreadID, thread](),
+		vars:    newRecency[varKey, variable](),
+		sched:   newScheduler(),
+		snaps:   newSnapshots(cfg.MaxThreads),
+		groups:  newGroups(cfg.MaxVariables),
+		intern:  newInterner(cfg.MaxVariables),
 	}, nil
 }
 
@@ -97,110 +54,61 @@ func (d *Detector) Add(e Event, now time.Time) error {
 		return err
 	}
 	d.stats.Events++
-	t := d.threads.get(e.Epoch.Thread)
-	if len(e.LocksHeld) > 0 && e.Kind.IsAccess() {
-		if t != nil && slices.Equal(t.locks, e.LocksHeld) {
-			e.LocksHeld = t.locks
-		} else {
-			e.LocksHeld = d.lockSet(e.LocksHeld)
-			if t != nil {
-				t.locks = e.LocksHeld
-			}
-		}
-	} else {
-		e.LocksHeld = nil
-	}
-	if e.Kind.IsAccess() {
-		e.SharedLocks, e.SharedRLocks = d.sharedSet(e.SharedLocks), d.sharedSet(e.SharedRLocks)
-	} else {
-		e.SharedLocks, e.SharedRLocks = nil, nil
-	}
-	if d.npending > 0 && d.byEpoch[e.Epoch] != nil {
+	if d.sched.has(e.Epoch) {
 		d.stats.Duplicates++
 		return nil
 	}
-	if t != nil && e.Epoch.Seq <= t.done {
-		d.analyseOn(t, &e, false)
+	if e.Kind.IsAccess() {
+		e.LocksHeld = d.intern.lockSet(e.LocksHeld)
+		e.SharedLocks = d.intern.lockSet(e.SharedLocks)
+		e.SharedRLocks = d.intern.lockSet(e.SharedRLocks)
+	} else {
+		e.LocksHeld, e.SharedLocks, e.SharedRLocks = nil, nil, nil
+	}
+	if t := d.threads.get(e.Epoch.Thread); t != nil && e.Epoch.Seq <= t.done {
+		d.analyse(&e, false) // late, or a duplicate
 		return nil
 	}
-	if d.ready0(t, &e) {
-		// The common case, events in order: nothing to wait for.
-		d.analyseOn(t, &e, false)
+	missing := false
+	deps(&e, func(dep Epoch) { missing = missing || !d.analysed(dep) })
+	if !missing {
+		d.analyse(&e, false)
 		d.runReady()
 		return nil
-	}
-	// It waits: keep a copy of the caller's edges.
-	if len(e.After) > 0 {
-		e.After = append([]Epoch(nil), e.After...)
 	}
 	p := &pending{ev: e, arrived: now.UnixNano()}
+	p.ev.After = slices.Clone(e.After)
 	deps(&p.ev, func(dep Epoch) {
-		dt := d.threads.get(dep.Thread)
-		if dt == nil {
-			dt = d.threads.touch(dep.Thread)
+		if !d.analysed(dep) {
+			d.sched.wait(p, dep)
 		}
-		if dt.done >= dep.Seq {
-			return
-		}
-		if dt.waiting == nil {
-			dt.waiting = make(map[uint64][]*pending)
-		}
-		dt.waiting[dep.Seq] = append(dt.waiting[dep.Seq], p)
-		p.missing++
 	})
-	if p.missing == 0 {
-		d.analyse(p, false)
-		d.runReady()
-		return nil
-	}
-	p.queued = true
-	d.queue.push(p)
-	d.byEpoch[e.Epoch] = p
-	if !e.Sync.IsZero() && d.bySync[e.Sync] == nil {
-		d.bySync[e.Sync] = p
-	}
-	d.npending++
-	for d.npending > d.cfg.MaxPending {
+	d.sched.hold(p)
+	for d.sched.n > d.cfg.MaxPending {
 		d.stats.EvictedPending++
-		d.force(d.queue.front())
+		d.force(d.sched.front())
 	}
 	return nil
 }
 
-// ready0 reports whether every predecessor of e, whose thread's state is t
-// (nil if untracked), has been analysed.
-func (d *Detector) ready0(t *thread, e *Event) bool {
-	done := func(dep Epoch) bool {
-		t := d.threads.get(dep.Thread)
-		return t != nil && t.done >= dep.Seq
-	}
-	if e.Epoch.Seq > 1 && (t == nil || t.done < e.Epoch.Seq-1) {
-		return false
-	}
-	for _, a := range e.After {
-		if !done(a) {
-			return false
-		}
-	}
-	return e.Sync.Seq <= 1 || done(Epoch{Thread: e.Sync.Thread, Seq: e.Sync.Seq - 1})
+// analysed reports whether epoch e has been analysed.
+func (d *Detector) analysed(e Epoch) bool {
+	t := d.threads.get(e.Thread)
+	return t != nil && t.done >= e.Seq
 }
 
 // Advance analyses the events that have waited longer than Config.Wait for
 // a predecessor, as if the predecessor were known, oldest first.
 func (d *Detector) Advance(now time.Time) {
 	limit := now.UnixNano() - int64(d.cfg.Wait)
-	for {
-		p := d.queue.front()
-		if p == nil || p.arrived > limit {
-			return
-		}
+	for p := d.sched.front(); p != nil && p.arrived <= limit; p = d.sched.front() {
 		d.force(p)
 	}
 }
 
 // Flush analyses every pending event now, oldest first.
 func (d *Detector) Flush() {
-	for p := d.queue.front(); p != nil; p = d.queue.front() {
+	for p := d.sched.front(); p != nil; p = d.sched.front() {
 		d.force(p)
 	}
 }
@@ -209,10 +117,10 @@ func (d *Detector) Flush() {
 // the order found. At most 65,536 are kept between two calls; the others
 // are counted in Stats.Races and their group's Count but not returned.
 func (d *Detector) Drain() []Race {
-	if len(d.races) == 0 {
+	if len(d.found) == 0 {
 		return nil
 	}
-	out := make([]Race, 0, len(d.races))
+	out := make([]Race, 0, len(d.found))
 	d.DrainEach(func(r *Race) { out = append(out, *r) })
 	return out
 }
@@ -222,20 +130,20 @@ func (d *Detector) Drain() []Race {
 // the Detector.
 func (d *Detector) DrainEach(f func(r *Race)) {
 	var r Race
-	for i := range d.races {
-		d.race(&d.races[i], &r)
+	for i := range d.found {
+		d.found[i].fill(&r)
 		f(&r)
 	}
-	clear(d.races)
-	d.races = d.races[:0]
+	clear(d.found)
+	d.found = d.found[:0]
 }
 
 // Stats returns the detector's counters.
 func (d *Detector) Stats() Stats {
 	s := d.stats
-	s.Pending = d.npending
-	s.Variables = d.vars.n
-	s.Threads = len(d.threads.byID)
+	s.Pending = d.sched.n
+	s.Variables = d.vars.len()
+	s.Threads = d.threads.len()
 	return s
 }
 
@@ -251,64 +159,37 @@ func (d *Detector) force(root *pending) {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		var next *pending
-		deps(&p.ev, func(e Epoch) {
-			q := d.byEpoch[e]
-			if q == nil {
-				q = d.bySync[e]
-			}
-			if next == nil && q != nil && !q.done && !visiting[q] {
-				next = q
-			}
-		})
-		if next != nil {
+		if next := d.sched.firstWaiting(p, visiting); next != nil {
 			visiting[next] = true
 			stack = append(stack, next)
 			continue
 		}
 		stack = stack[:len(stack)-1]
-		d.analyse(p, p.missing > 0)
+		d.run(p, p.missing > 0)
 		d.runReady()
 	}
 }
 
-// runReady analyses the events whose predecessors have all been analysed.
+// runReady analyses the pending events whose predecessors have all been
+// analysed.
 func (d *Detector) runReady() {
-	for len(d.ready) > 0 {
-		p := d.ready[len(d.ready)-1]
-		d.ready = d.ready[:len(d.ready)-1]
-		if !p.done {
-			d.analyse(p, false)
-		}
+	for p := d.sched.nextReady(); p != nil; p = d.sched.nextReady() {
+		d.run(p, false)
 	}
 }
 
-// analyse analyses one event: it computes the event's clock from its
-// thread's and its edges', checks accesses, publishes snapshots and strand
-// epochs, and wakes the events waiting for it.
-func (d *Detector) analyse(p *pending, forced bool) {
-	if p.queued {
-		p.queued = false
-		if d.byEpoch[p.ev.Epoch] == p {
-			delete(d.byEpoch, p.ev.Epoch)
-			d.npending--
-		}
-		if !p.ev.Sync.IsZero() && d.bySync[p.ev.Sync] == p {
-			delete(d.bySync, p.ev.Sync)
-		}
-	}
-	p.done = true
-	d.analyseOn(d.threads.get(p.ev.Epoch.Thread), &p.ev, forced)
+// run analyses a pending event.
+func (d *Detector) run(p *pending, forced bool) {
+	d.sched.release(p)
+	d.analyse(&p.ev, forced)
 }
 
-// analyseOn analyses ev, which is not pending, given the state of its
-// thread, t (nil when untracked: the caller has just looked it up).
-func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
-	if t == nil {
-		t = d.threads.add(ev.Epoch.Thread)
-	} else {
-		d.threads.toFront(t)
-	}
+// analyse analyses one event whose predecessors have been analysed (or
+// forced): it computes the event's clock from its thread's and its edges',
+// checks accesses, publishes snapshots and strand epochs, and wakes the
+// events waiting for it.
+func (d *Detector) analyse(ev *Event, forced bool) {
+	t := d.useThread(ev.Epoch.Thread, ev.Epoch.Seq)
 	defer d.evictThreads()
 	if ev.Epoch.Seq <= t.done {
 		d.late(t, ev)
@@ -319,20 +200,16 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 	}
 	wall := unixNano(ev.Time)
 	c := t.clk
-	if len(ev.After) > 0 {
-		for _, a := range ev.After {
-			snap, extra, ok := d.resolve(a, wall)
-			extras := []clockEntry{extra}
-			if !ok {
-				extras = nil
-			}
-			var dropped int
-			c, dropped = join(c, snap, extras, d.cfg.MaxClockEntries)
-			d.stats.EvictedClockEntries += uint64(dropped)
-		}
+	for _, a := range ev.After {
+		src, at := d.clockOf(a, wall)
+		var dropped int
+		c, dropped = c.join(src, at, d.cfg.MaxClockEntries)
+		d.stats.EvictedClockEntries += uint64(dropped)
+	}
+	if !c.is(t.clk) {
 		t.setClock(c, ev.Epoch.Seq)
 	}
-	prevDone := t.done
+	prev := t.done
 	t.done, t.wall = ev.Epoch.Seq, wall
 	d.describe(t, ev)
 
@@ -340,206 +217,115 @@ func (d *Detector) analyseOn(t *thread, ev *Event, forced bool) {
 	case KindRead, KindWrite:
 		d.access(t, ev, c, wall)
 	case KindSpawn, KindSend, KindRespond:
-		// (An end needs no snapshot: it is its thread's last event, so
-		// the thread's clock stays its clock while the thread is tracked.)
-		d.snapshot(ev.Epoch, c, wall)
+		d.stats.EvictedSnapshots += uint64(d.snaps.put(ev.Epoch, c, wall))
 	case KindRelease, KindRRelease:
 		if !ev.Sync.IsZero() { // (a shared lock's release publishes nothing)
-			d.publish(t, ev, c, wall)
+			d.release(t, ev, c, wall)
 		}
 	}
-	d.wake(t, prevDone)
+	d.sched.advanced(t.id, prev, t.done)
+}
+
+// useThread returns the state of thread id, whose seq-th event is being
+// analysed, tracking it if new, and marks it most recently active. A thread
+// tracked anew past its first event (evicted and back, or whose first
+// events never came) starts from a clock the detector no longer knows.
+func (d *Detector) useThread(id ThreadID, seq uint64) *thread {
+	t, added := d.threads.use(id)
+	if added {
+		t.id = id
+		if seq > 1 {
+			t.setClock(d.forgotten(), seq)
+			t.pastDropped = true
+		}
+	}
+	return t
+}
+
+// clockOf returns the clock of epoch a, which an edge names, and the entry
+// for a itself (none for a lock strand, which makes no accesses: its entry
+// would order nothing). The clock is exact from a snapshot or from its
+// thread's clocks (see thread.clockAt); when a's thread is not tracked (a
+// was never analysed, or its thread was evicted), forgotten stands in.
+func (d *Detector) clockOf(a Epoch, wall int64) (clock, clockEntry) {
+	at := d.threads.get(a.Thread)
+	if at != nil && at.strand {
+		if at.done >= a.Seq {
+			return at.clockAt(a.Seq), clockEntry{}
+		}
+		return d.forgotten(), clockEntry{}
+	}
+	if s, ok := d.snaps.take(a); ok {
+		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}
+	}
+	if at != nil && at.done >= a.Seq {
+		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}
+	}
+	return d.forgotten(), clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}
+}
+
+// release advances the lock strand that release event ev of thread t,
+// whose clock is c, publishes on: the strand's clock joins t's, as a
+// TSan release joins the thread's clock into the lock's.
+func (d *Detector) release(t *thread, ev *Event, c clock, wall int64) {
+	s := d.useThread(ev.Sync.Thread, ev.Sync.Seq)
+	s.strand = true
+	if ev.Sync.Seq <= s.done {
+		d.stats.Late++
+		return
+	}
+	sc, dropped := s.clk.join(c, clockEntry{thread: t.id, seq: ev.Epoch.Seq, wall: wall}, d.cfg.MaxClockEntries)
+	d.stats.EvictedClockEntries += uint64(dropped)
+	if !sc.is(s.clk) {
+		s.setClock(sc, ev.Sync.Seq)
+	}
+	prev := s.done
+	s.done, s.wall = ev.Sync.Seq, wall
+	if s.proc == nil {
+		s.name = "lock " + ev.Lock
+		s.proc = d.intern.process(ev.Service, ev.Process)
+	}
+	d.sched.advanced(s.id, prev, s.done)
 }
 
 // describe records what ev tells about its thread.
 func (d *Detector) describe(t *thread, ev *Event) {
 	if t.proc == nil {
 		t.trace = ev.TraceID
-		t.proc = d.intern(ev.Service, ev.Process)
+		t.proc = d.intern.process(ev.Service, ev.Process)
 	}
 	if ev.Kind == KindStart && !t.started {
 		t.started = true
 		t.name = ev.ThreadName
 		t.origin = ev.Origin
-		t.where = d.location(&ev.Where)
+		t.where = d.intern.location(ev.Where)
 		if len(ev.After) > 0 {
 			t.creator = ev.After[0]
 		}
 	}
 }
 
-// resolve returns the clock of epoch a and the entry for a itself, with
-// true (none, and false, for a lock strand, which makes no accesses: its
-// entry in a clock would order nothing): exact from a snapshot, or from
-// its thread's recent clock versions; when a is older than those, the
-// oldest version kept stands in (a later clock, which can only hide
-// races); when a has not been analysed, only a itself.
-func (d *Detector) resolve(a Epoch, wall int64) (clock, clockEntry, bool) {
-	at := d.threads.get(a.Thread)
-	if at != nil && at.strand {
-		// (A lock strand publishes no snapshot.)
-		if at.done >= a.Seq {
-			return at.clockAt(a.Seq), clockEntry{}, false
-		}
-		return clock{}, clockEntry{}, false
-	}
-	if s, ok := d.snaps[a]; ok {
-		// One edge names a published epoch (an RPC is answered once, a
-		// thread spawned or joined once): the snapshot has served.
-		delete(d.snaps, a)
-		return s.clk, clockEntry{thread: a.Thread, seq: a.Seq, wall: s.wall}, true
-	}
-	if at != nil && at.done >= a.Seq {
-		return at.clockAt(a.Seq), clockEntry{thread: a.Thread, seq: a.Seq, wall: at.wall}, true
-	}
-	return clock{}, clockEntry{thread: a.Thread, seq: a.Seq, wall: wall}, true
-}
-
-// snapshot keeps the clock of a published epoch until an edge names it,
-// evicting the oldest beyond Config.MaxThreads. (A lock strand needs none:
-// the next release of a lock happens after every acquire that names the
-// previous one, so the strand's own state is exact when they are analysed.)
-func (d *Detector) snapshot(e Epoch, c clock, wall int64) {
-	// An epoch is analysed once (unless its thread was evicted and came
-	// back: then its new snapshot replaces the old, and the ring holds the
-	// key twice, which eviction tolerates).
-	d.snaps[e] = snapshot{clk: c, wall: wall}
-	if len(d.snapOrder) < d.cfg.MaxThreads {
-		d.snapOrder = append(d.snapOrder, e)
-		return
-	}
-	if _, ok := d.snaps[d.snapOrder[d.snapNext]]; ok {
-		delete(d.snaps, d.snapOrder[d.snapNext])
-		d.stats.EvictedSnapshots++
-	}
-	d.snapOrder[d.snapNext] = e
-	d.snapNext = (d.snapNext + 1) % len(d.snapOrder)
-}
-
-// publish advances the lock strand a release publishes on.
-func (d *Detector) publish(t *thread, ev *Event, c clock, wall int64) {
-	s := d.threads.touch(ev.Sync.Thread)
-	s.strand = true
-	if ev.Sync.Seq <= s.done {
-		d.stats.Late++
-		return
-	}
-	prevDone := s.done
-	// (The strand's clock holds no entry of its own: no access is ordered
-	// by it, and an acquire naming it shares the clock as is.)
-	line := s.clk.line
-	if line == 0 {
-		// A strand tracked anew (first seen, or evicted and back) starts
-		// a new lineage: its earlier clocks are not known to it.
-		d.lines++
-		line = d.lines
-	}
-	sc, dropped := join(s.clk, c, []clockEntry{{thread: t.id, seq: ev.Epoch.Seq, wall: wall}}, d.cfg.MaxClockEntries)
-	d.stats.EvictedClockEntries += uint64(dropped)
-	sc.line, sc.gen = line, ev.Sync.Seq
-	s.setClock(sc, ev.Sync.Seq)
-	s.done, s.wall = ev.Sync.Seq, wall
-	if s.proc == nil {
-		s.name = "lock " + ev.Lock
-		s.proc = d.intern(ev.Service, ev.Process)
-	}
-	d.wake(s, prevDone)
-}
-
-// wake moves the events waiting for t's epochs up to t.done towards the
-// ready list.
-func (d *Detector) wake(t *thread, prevDone uint64) {
-	if len(t.waiting) == 0 {
-		return
-	}
-	release := func(seq uint64) {
-		for _, p := range t.waiting[seq] {
-			if p.done {
-				continue
-			}
-			if p.missing--; p.missing == 0 {
-				d.ready = append(d.ready, p)
-			}
-		}
-		delete(t.waiting, seq)
-	}
-	if t.done-prevDone <= 8 {
-		for seq := prevDone + 1; seq <= t.done; seq++ {
-			release(seq)
-		}
-		return
-	}
-	for seq := range t.waiting {
-		if seq <= t.done {
-			release(seq)
-		}
-	}
-}
-
+// evictThreads evicts the least recently active threads beyond
+// Config.MaxThreads, sparing those that pending events wait for, and keeps
+// the latest wall time of an evicted thread's last event (see forgotten).
 func (d *Detector) evictThreads() {
-	if len(d.threads.byID) > d.cfg.MaxThreads {
-		d.stats.EvictedThreads += uint64(d.threads.evict(d.cfg.MaxThreads))
+	if d.threads.len() > d.cfg.MaxThreads {
+		n := d.threads.evict(d.cfg.MaxThreads,
+			func(t *thread) bool { return d.sched.waitsFor(t.id) },
+			func(t *thread) { d.evictedWall = max(d.evictedWall, t.wall) })
+		d.stats.EvictedThreads += uint64(n)
 	}
 }
 
-// intern returns the shared copy of a process identity.
-func (d *Detector) intern(service, id string) *process {
-	if p := d.lastProc; p != nil && p.service == service && p.id == id {
-		return p
-	}
-	p := d.procs[[2]string{service, id}]
-	if p == nil {
-		p = &process{service: service, id: id, salt: maphash.String(d.vars.seed, service+"\x00"+id)}
-		if len(d.procs) < d.cfg.MaxThreads {
-			d.procs[[2]string{service, id}] = p
-		}
-	}
-	d.lastProc = p
-	return p
-}
-
-// lockSet returns a copy of held that the detector may keep; sets of one
-// lock (the common case) are shared.
-func (d *Detector) lockSet(held []string) []string {
-	if len(held) != 1 {
-		return append([]string(nil), held...)
-	}
-	if s, ok := d.lockSets[held[0]]; ok {
-		return s
-	}
-	s := []string{held[0]}
-	if len(d.lockSets) < d.cfg.MaxVariables {
-		d.lockSets[held[0]] = s
-	}
-	return s
-}
-
-// sharedSet returns a copy of a shared-lock list that the detector may
-// keep, or nil for an empty one.
-func (d *Detector) sharedSet(held []string) []string {
-	if len(held) == 0 {
-		return nil
-	}
-	return d.lockSet(held)
-}
-
-// location returns the shared copy of a code location.
-func (d *Detector) location(l *Location) *Location {
-	slot := &d.locCache[uint(l.Line+len(l.File))%uint(len(d.locCache))]
-	if p := *slot; p != nil && *p == *l {
-		return p
-	}
-	p := d.locs[*l]
-	if p == nil {
-		p = new(Location)
-		*p = *l
-		if len(d.locs) < d.cfg.MaxVariables {
-			d.locs[*p] = p
-		}
-	}
-	*slot = p
-	return p
-}
+// forgotten returns the clock that stands in for one the detector no
+// longer knows: that of an epoch of a thread it evicted, or of a thread
+// seen again after it was evicted. Such a clock held only events that
+// happened before the evicted thread's last analysed event, so at or
+// before the latest wall time of an evicted thread's last event: taking
+// those as ordered can hide a race, never invent one. (Before any
+// eviction it is the empty clock: an edge to an epoch never seen brings
+// that epoch alone.)
+func (d *Detector) forgotten() clock { return clock{horizon: d.evictedWall} }
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {

@@ -479,3 +479,41 @@ func TestEvictedLockStrandStartsANewLineage(t *testing.T) {
 		t.Errorf("races %v, want none: a's write happens before b's through the first release", got)
 	}
 }
+
+// TestEachPairOnce: n concurrent readers, then a writer. Every racing pair
+// is reported once: exactly n pairs when the variable's bound keeps the n
+// reads (4 × MaxHistory accesses not superseded), else exactly as many as
+// it keeps, the others counted as evicted. (A fixed table of 24 visited
+// accesses once reported pairs twice past 24 readers.)
+func TestEachPairOnce(t *testing.T) {
+	for _, n := range []int{4, 24, 30, 64, 200} {
+		for _, history := range []int{1, analysis.DefaultMaxHistory, n} {
+			t.Run(fmt.Sprintf("readers=%d/history=%d", n, history), func(t *testing.T) {
+				d := mustDetector(t, analysis.Config{MaxHistory: history})
+				for i := range n {
+					r := thr{id: analysis.ThreadID(i + 1), trace: byte(i)}
+					add(t, d, t0, r.ev(analysis.KindRead, "config", 10))
+				}
+				w := thr{id: 1000, trace: 255}
+				add(t, d, t0, w.ev(analysis.KindWrite, "config", 20))
+				kept := min(n, 4*history)
+				rs := d.Drain()
+				seen := map[analysis.Epoch]bool{}
+				for _, r := range rs {
+					if r.Current.Epoch.Thread != 1000 || r.Previous.Kind != analysis.KindRead || seen[r.Previous.Epoch] {
+						t.Fatalf("unexpected or repeated pair %s~%s", r.Previous.Epoch, r.Current.Epoch)
+					}
+					seen[r.Previous.Epoch] = true
+				}
+				st := d.Stats()
+				if len(rs) != kept || st.Races != uint64(kept) || st.Groups != 1 || rs[len(rs)-1].Count != kept {
+					t.Errorf("%d pairs drained, Stats.Races %d, Groups %d, last Count %d; want %d pairs in one group",
+						len(rs), st.Races, st.Groups, rs[len(rs)-1].Count, kept)
+				}
+				if (st.EvictedHistory == 0) != (kept == n) {
+					t.Errorf("EvictedHistory = %d with %d of %d reads kept", st.EvictedHistory, kept, n)
+				}
+			})
+		}
+	}
+}

@@ -41,11 +41,15 @@
 //
 // The [Detector] buffers events until their predecessors have been analysed
 // (or a wait time has passed), so that it analyses them in an order
-// consistent with happens-before whatever their arrival order. Per variable it
-// keeps FastTrack state (the last write's epoch, the last read's epoch,
-// inflated to one read per thread only when reads are concurrent) plus a short
-// bounded history, so that the common case costs O(1) per access. Every
-// structure is bounded (variables, history, threads, clock entries, pending
-// events) with the oldest evicted first and every eviction counted in
-// [Stats].
+// consistent with happens-before whatever their arrival order. Per variable
+// it keeps FastTrack state (the last write, the last read or the concurrent
+// reads), so that the common case costs O(1) per access, plus every access
+// no later one supersedes and a short history, so that every racing pair is
+// reported, once. Every structure is bounded (variables, history, threads,
+// clock entries, pending events) with the least recently used evicted first
+// and every eviction counted in [Stats]; a bound can hide a race, never
+// invent one.
+//
+// The design, its approximations and what each may hide are in the
+// repository's docs/design.md.
 package analysis

@@ -60,18 +60,3 @@ func protectsAsMuch(older, newer *access) bool {
 	}
 	return true
 }
-
-// supersedes reports whether newer, an access of the point whose clock is c,
-// may stand for the retained access older in the variable's state: older
-// happens before it (program order or the clock), newer conflicts with
-// whatever older conflicts with (a read never stands for a write), and
-// newer is not better protected by shared locks.
-func supersedes(newer, older *access, c *clock) bool {
-	if older.write && !newer.write {
-		return false
-	}
-	if older.tid != newer.tid && !hb(older, *c) {
-		return false
-	}
-	return protectsAsMuch(older, newer)
-}

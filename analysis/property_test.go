@@ -62,6 +62,32 @@ func feedBatches(t testing.TB, d *analysis.Detector, events []analysis.Event, se
 	d.Flush()
 }
 
+// arrivalModes are the arrival orders the property tests deliver
+// executions in (see feed).
+var arrivalModes = []string{"shuffled", "batches", "inorder"}
+
+// feed delivers the events to d in one of arrivalModes: all shuffled then
+// Flush; shuffled batches arriving over time with Advance between them; or
+// the actual order, arriving as it happens. It then flushes.
+func feed(t testing.TB, d *analysis.Detector, events []analysis.Event, seed uint64, mode string) {
+	t.Helper()
+	switch mode {
+	case "shuffled":
+		feedShuffled(t, d, events, seed, genBase)
+	case "batches":
+		feedBatches(t, d, events, seed, 5, genBase, 50*time.Millisecond)
+	case "inorder":
+		for _, e := range events {
+			if err := d.Add(e, e.Time); err != nil {
+				t.Fatalf("Add(%s %s): %v", e.Kind, e.Epoch, err)
+			}
+		}
+		d.Flush()
+	default:
+		t.Fatalf("unknown arrival mode %q", mode)
+	}
+}
+
 func indexByEpoch(events []analysis.Event) map[analysis.Epoch]*analysis.Event {
 	m := make(map[analysis.Epoch]*analysis.Event, len(events))
 	for i := range events {
@@ -150,6 +176,47 @@ func checkNoFalsePositives(t testing.TB, orc *oracleResult, races []analysis.Rac
 	}
 }
 
+// checkOncePerPair: no pair is reported twice.
+func checkOncePerPair(t testing.TB, races []analysis.Race) {
+	t.Helper()
+	seen := map[epochPair]int{}
+	for i := range races {
+		seen[makePair(races[i].Previous.Epoch, races[i].Current.Epoch)]++
+	}
+	dups := 0
+	for p, n := range seen {
+		if n > 1 {
+			if dups++; dups <= 5 {
+				t.Errorf("pair %s/%s reported %d times", p[0], p[1], n)
+			}
+		}
+	}
+	if dups > 5 {
+		t.Errorf("... %d pairs reported more than once in all", dups)
+	}
+}
+
+// checkExactPairs: the reported pairs are exactly the oracle's, each once.
+func checkExactPairs(t testing.TB, orc *oracleResult, races []analysis.Race) {
+	t.Helper()
+	checkOncePerPair(t, races)
+	got := map[epochPair]bool{}
+	for i := range races {
+		got[makePair(races[i].Previous.Epoch, races[i].Current.Epoch)] = true
+	}
+	missed := 0
+	for p := range orc.Pairs {
+		if !got[p] {
+			if missed++; missed <= 5 {
+				t.Errorf("missed pair %s/%s (%s)", p[0], p[1], orc.Pairs[p])
+			}
+		}
+	}
+	if missed > 0 || len(got) != len(orc.Pairs) {
+		t.Errorf("%d distinct pairs reported, %d missed; the oracle has %d", len(got), missed, len(orc.Pairs))
+	}
+}
+
 // checkRacyVarsCovered: every variable the oracle finds racy is reported.
 func checkRacyVarsCovered(t testing.TB, orc *oracleResult, races []analysis.Race) {
 	t.Helper()
@@ -210,27 +277,19 @@ func TestPropertyAgainstOracle(t *testing.T) {
 			racySeeds++
 		}
 		excludedPairs += orc.Excluded
-		for mode := range 3 {
-			ok := t.Run(fmt.Sprintf("seed=%d/mode=%d", seed, mode), func(t *testing.T) {
+		for _, mode := range arrivalModes {
+			ok := t.Run(fmt.Sprintf("seed=%d/%s", seed, mode), func(t *testing.T) {
 				d := newDetector(t, analysis.Config{Wait: time.Hour})
-				switch mode {
-				case 0: // all shuffled, then Flush
-					feedShuffled(t, d, events, seed, genBase)
-				case 1: // shuffled batches over time, Advance between them
-					feedBatches(t, d, events, seed, 5, genBase, 50*time.Millisecond)
-				case 2: // the actual order, arriving as it happens
-					for _, e := range events {
-						if err := d.Add(e, e.Time); err != nil {
-							t.Fatal(err)
-						}
-					}
-					d.Flush()
-				}
+				feed(t, d, events, seed, mode)
 				races := d.Drain()
 				checkRaceShape(t, events, races)
 				checkNoFalsePositives(t, orc, races)
 				checkRacyVarsCovered(t, orc, races)
+				checkOncePerPair(t, races)
 				st := d.Stats()
+				if st.Races != uint64(len(races)) {
+					t.Errorf("Stats.Races = %d, %d races drained", st.Races, len(races))
+				}
 				if st.Forced != 0 || st.Late != 0 {
 					t.Errorf("Stats.Forced = %d, Late = %d with Wait 1h", st.Forced, st.Late)
 				}
@@ -286,6 +345,48 @@ func TestPropertyAgainstOracle(t *testing.T) {
 		t.Logf("pair coverage: %d of %d oracle racing pairs reported (%.1f%%)",
 			reportedPairs, oraclePairs, 100*float64(reportedPairs)/float64(oraclePairs))
 	}
+}
+
+// exactConfig bounds the detector loosely enough that no bound bites on the
+// generated executions: every variable keeps all its accesses, no clock
+// drops an entry.
+var exactConfig = analysis.Config{Wait: time.Hour, MaxHistory: 1 << 12, MaxClockEntries: 1 << 10}
+
+// TestPropertyExactPairs: when no bound bites, the detector reports
+// exactly the oracle's racing pairs, each once, whatever the arrival
+// order (all shuffled, shuffled batches over time, the actual order).
+func TestPropertyExactPairs(t *testing.T) {
+	seeds := 300
+	if testing.Short() {
+		seeds = 60
+	}
+	failed, pairs := 0, 0
+	for seed := range uint64(seeds) {
+		events := generate(7000+seed, genConfigFor(seed), genBase)
+		orc, err := runOracle(events, analysis.DefaultWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs += len(orc.Pairs)
+		for _, mode := range arrivalModes {
+			ok := t.Run(fmt.Sprintf("seed=%d/%s", seed, mode), func(t *testing.T) {
+				d := newDetector(t, exactConfig)
+				feed(t, d, events, seed, mode)
+				races := d.Drain()
+				checkNoFalsePositives(t, orc, races)
+				checkExactPairs(t, orc, races)
+				if st := d.Stats(); st.EvictedHistory+st.EvictedClockEntries+st.AssumedOrdered != 0 {
+					t.Errorf("a bound bit: %+v", st)
+				}
+			})
+			if !ok {
+				if failed++; failed > 10 {
+					t.Fatal("too many failing seeds")
+				}
+			}
+		}
+	}
+	t.Logf("%d executions, %d racing pairs", seeds, pairs)
 }
 
 // TestOrderIndependence: a detector with the default Config finds the same
@@ -376,6 +477,8 @@ func TestPropertyBoundsNeverInventRaces(t *testing.T) {
 		{Wait: time.Hour, MaxVariables: 2},
 		{Wait: time.Hour, MaxClockEntries: 4, MaxHistory: 2, MaxVariables: 3, Window: 50 * time.Millisecond},
 		{Wait: time.Hour, Window: 20 * time.Millisecond},
+		{Wait: time.Hour, MaxThreads: 3},
+		{Wait: time.Hour, MaxThreads: 8, MaxClockEntries: 4, MaxHistory: 2},
 	}
 	failed := 0
 	for seed := range uint64(seeds) {

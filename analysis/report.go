@@ -90,17 +90,15 @@ func writeAccess(b *strings.Builder, prefix string, a *Access) {
 	default:
 		b.WriteString("  value not recorded")
 	}
-	held := appendLocks(nil, a.LocksHeld)
-	if len(a.SharedLocks)+len(a.SharedRLocks) > 0 {
-		if len(a.LocksHeld) == 0 {
-			held = held[:0]
-		} else {
-			held = append(held, ", "...)
-		}
-		held = appendSharedLocks(held, a.SharedLocks, a.SharedRLocks, false)
+	held := sharedLocksText(a.SharedLocks, a.SharedRLocks, "")
+	switch {
+	case held == "":
+		held = locksText(a.LocksHeld)
+	case len(a.LocksHeld) > 0:
+		held = locksText(a.LocksHeld) + ", " + held
 	}
 	fmt.Fprintf(b, ", locks held: %s\n", held)
-	fmt.Fprintf(b, "  trace %s span %s epoch %s\n", shortTrace(a.TraceID), hex.EncodeToString(a.SpanID[:]), a.Epoch)
+	fmt.Fprintf(b, "  trace %s span %s epoch %s\n", traceText(a.TraceID), hex.EncodeToString(a.SpanID[:]), a.Epoch)
 }
 
 func writeThread(b *strings.Builder, a *Access) {

@@ -51,7 +51,8 @@ import (
 // (all delivered, then Flush) and, for scenario 8, in shuffled batches with
 // increasing arrival times and Advance between batches.
 
-// scenarioFiles are the fixtures DESIGN §4 requires at the analysis level.
+// scenarioFiles are the fixtures of docs/design.md, "Scenarios", that the
+// analysis level covers.
 var scenarioFiles = []string{
 	"s01_bank_lost_update",
 	"s02_bank_with_lock",
@@ -726,12 +727,7 @@ func runScenario(t *testing.T, sc *scenario) {
 	for ci, cfg := range sc.configs {
 		t.Run(fmt.Sprintf("config%d/inorder", ci), func(t *testing.T) {
 			d := newDetector(t, cfg)
-			for _, e := range events {
-				if err := d.Add(e, e.Time); err != nil {
-					t.Fatal(err)
-				}
-			}
-			d.Flush()
+			feed(t, d, events, 0, "inorder")
 			checkScenarioRaces(t, sc, d, orc)
 		})
 		for _, seed := range seeds {

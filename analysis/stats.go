@@ -25,8 +25,12 @@ type Stats struct {
 	// component needed to order them had been evicted.
 	AssumedOrdered uint64
 
-	EvictedVariables    uint64 // variables evicted (MaxVariables)
-	EvictedHistory      uint64 // accesses dropped from a variable's history (MaxHistory)
+	EvictedVariables uint64 // variables evicted (MaxVariables)
+	// EvictedHistory counts accesses a variable dropped because of
+	// Config.MaxHistory while no later access superseded them: a race with
+	// one of them may go unreported. (The recent accesses kept to list every
+	// pair of a race roll over without being counted.)
+	EvictedHistory      uint64
 	EvictedThreads      uint64 // thread clocks evicted (MaxThreads)
 	EvictedClockEntries uint64 // clock components dropped (MaxClockEntries)
 	EvictedPending      uint64 // events forced out of a full pending buffer (MaxPending)

@@ -1,13 +1,6 @@
 package analysis
 
-import "hash/maphash"
-
-// process identifies a process (service instance); interned so that
-// accesses and variable keys share one copy.
-type process struct {
-	service, id string
-	salt        uint64 // mixed into the hash of its variables' keys
-}
+import "slices"
 
 // varKey identifies a variable: its name within a process, or fleet-wide
 // when proc is nil (shared).
@@ -16,207 +9,156 @@ type varKey struct {
 	proc *process
 }
 
-// access is one analysed read or write, kept in a variable's state.
-type access struct {
-	thread    *thread
-	tid       ThreadID // thread.id, kept here so that checks need not load thread
-	seq       uint64
-	wall      int64
-	where     *Location
-	span      [8]byte
-	write     bool
-	hasValues bool         // extra holds old and new values
-	extra     *accessExtra // nil when no values, no locks and no other process were recorded
-}
-
-// accessExtra holds the optional context of an access.
-type accessExtra struct {
-	old, new string
-	locks    []string // process-scoped locks held
-	shared   []string // shared locks held exclusively
-	sharedR  []string // shared locks held in read mode
-	proc     *process // the access's process when it is not its thread's
-}
-
-// process returns the process of the access.
-func (p *access) process() *process {
-	if p.extra != nil && p.extra.proc != nil {
-		return p.extra.proc
-	}
-	return p.thread.proc
-}
-
-// variable is the detector's state of one variable: FastTrack's last
-// write and last read (epoch mode), and, once a second thread has touched
-// it, the read set and a bounded history of recent accesses.
+// variable is the detector's state of one variable: FastTrack's, with what
+// it takes to report every racing pair.
+//
+//   - w is the last write, and r the last read while no other read is kept
+//     (FastTrack's epoch mode).
+//   - live holds the other accesses that no later access supersedes (see
+//     supersedes): FastTrack's concurrent reads (its read vector) and,
+//     unlike FastTrack, the writes that a later write did not supersede,
+//     because they raced with it or held fewer shared locks.
+//   - recent holds the latest accesses, live or not.
+//
+// Invariant: every access analysed (and not evicted by a bound) is in w, r
+// or live, or superseded through a chain of accesses by one that is. An
+// access that races with it races with that one too (it is unordered with
+// it, conflicts with it, and is not excluded by its locks), so checking w,
+// r and live finds a race whenever there is one; then checking recent
+// reports every racing pair. An access in w, r or live is marked live, so
+// that a check visits each access once.
+//
+// A variable that has held one write and one read at most (the common,
+// epoch-only state) needs nothing more.
 type variable struct {
-	key        varKey
-	w, r       *access
-	wTid       ThreadID // w's thread and seq, read without loading w
-	wSeq       uint64
-	more       *varMore
-	prev, next *variable // recency list, most recent first
+	w, r *access
+	more *varMore // nil while v holds one write and one read at most
 }
 
-// varMore is the state of a variable touched by several threads.
+// varMore is the state of a variable that has held more than one write or
+// one read.
 type varMore struct {
-	reads []*access // the accesses beside w that no later access supersedes (see Detector.access)
-	hist  []*access // ring of recent accesses (in buf up to the default bound)
-	next  int       // next slot of hist to write
-	buf   [DefaultMaxHistory]*access
-
-	// The variable's pattern and its last two race groups, set when it
-	// races, so that repeated races skip computing and hashing the
-	// group's identity.
-	pattern string
-	groups  [2]groupSlot
+	live   []*access
+	recent ring[*access]
 }
 
-// groupSlot caches the group of races between the locations x and y.
-type groupSlot struct {
-	x, y  *Location
-	write bool
-	g     *group
-}
-
-// variables is the bounded table of variable states, least recently
-// accessed evicted first. It is indexed by a 64-bit hash of the key (a map
-// with small keys is faster than one keyed by name and process); the rare
-// key whose hash another tracked key has goes to spill.
-type variables struct {
-	seed       maphash.Seed
-	byHash     map[uint64]*variable
-	spill      map[varKey]*variable
-	n          int
-	head, tail *variable
-}
-
-func newVariables() variables {
-	return variables{seed: maphash.MakeSeed(), byHash: make(map[uint64]*variable)}
-}
-
-func (vs *variables) hash(k varKey) uint64 {
-	h := maphash.String(vs.seed, k.name)
-	if k.proc != nil {
-		h ^= k.proc.salt
-	}
-	return h
-}
-
-// get returns k's state, or nil.
-func (vs *variables) get(k varKey) *variable {
-	v, _ := vs.lookup(k, vs.hash(k))
-	return v
-}
-
-// lookup returns k's state (or nil) and whether the hash h is free.
-func (vs *variables) lookup(k varKey, h uint64) (*variable, bool) {
-	v := vs.byHash[h]
-	if v != nil && v.key == k {
-		return v, false
-	}
-	if len(vs.spill) > 0 {
-		if s := vs.spill[k]; s != nil {
-			return s, false
-		}
-	}
-	return nil, v == nil
-}
-
-// touch returns k's state, creating it, and marks it most recent.
-func (vs *variables) touch(k varKey) *variable {
-	h := vs.hash(k)
-	v, free := vs.lookup(k, h)
-	if v == nil {
-		v = &variable{key: k}
-		if free {
-			vs.byHash[h] = v
-		} else {
-			if vs.spill == nil {
-				vs.spill = make(map[varKey]*variable)
-			}
-			vs.spill[k] = v
-		}
-		vs.n++
-		vs.pushFront(v)
-		return v
-	}
-	vs.toFront(v)
-	return v
-}
-
-// tracked reports whether v is still in the table (not evicted).
-func (vs *variables) tracked(v *variable) bool {
-	return v.prev != nil || v.next != nil || vs.head == v
-}
-
-// toFront marks the tracked variable v most recent.
-func (vs *variables) toFront(v *variable) {
-	if vs.head == v {
-		return
-	}
-	vs.unlink(v)
-	vs.pushFront(v)
-}
-
-func (vs *variables) pushFront(v *variable) {
-	v.next = vs.head
-	if vs.head != nil {
-		vs.head.prev = v
-	}
-	vs.head = v
-	if vs.tail == nil {
-		vs.tail = v
-	}
-}
-
-func (vs *variables) unlink(v *variable) {
-	if v.prev != nil {
-		v.prev.next = v.next
-	} else {
-		vs.head = v.next
-	}
-	if v.next != nil {
-		v.next.prev = v.prev
-	} else {
-		vs.tail = v.prev
-	}
-	v.prev, v.next = nil, nil
-}
-
-// evict removes least recently accessed variables until at most limit
-// remain and returns how many it removed.
-func (vs *variables) evict(limit int) int {
-	n := 0
-	for vs.n > limit && vs.tail != nil {
-		v := vs.tail
-		vs.unlink(v)
-		if h := vs.hash(v.key); vs.byHash[h] == v {
-			delete(vs.byHash, h)
-		} else {
-			delete(vs.spill, v.key)
-		}
-		vs.n--
-		n++
-	}
-	return n
-}
-
-// record adds a to the variable's history, returning whether it evicted an
-// older access.
-func (m *varMore) record(a *access, limit int) bool {
-	if len(m.hist) < limit {
-		if m.hist == nil {
-			if limit <= len(m.buf) {
-				m.hist = m.buf[:0:limit]
-			} else {
-				m.hist = make([]*access, 0, limit)
-			}
-		}
-		m.hist = append(m.hist, a)
+// supersedes reports whether newer, an access of the point whose clock is
+// c, may stand for the retained access older in the variable's state:
+// older happens before it (program order or the clock), newer conflicts
+// with whatever older conflicts with (a read never stands for a write),
+// and newer is not better protected by shared locks (see protectsAsMuch).
+func supersedes(newer, older *access, c clock) bool {
+	if older.write && !newer.write {
 		return false
 	}
-	m.hist[m.next] = a
-	m.next = (m.next + 1) % limit
-	return true
+	if older.thread.id != newer.thread.id && !c.orders(older.thread.id, older.seq, older.wall) {
+		return false
+	}
+	return protectsAsMuch(older, newer)
+}
+
+// update makes access a of the point whose clock is c part of v's state,
+// dropping what it supersedes and keeping at most maxLive accesses in live
+// and maxRecent in recent. It returns how many accesses it dropped from
+// live because of the bound (a race with one of them may go unreported).
+func (v *variable) update(a *access, c clock, maxLive, maxRecent int) (evicted int) {
+	if v.more == nil {
+		// The epoch-only state: one write and one read at most.
+		switch {
+		case a.write && v.w == nil:
+			v.w, a.live = a, true
+			return 0
+		case !a.write && v.r == nil:
+			v.r, a.live = a, true
+			return 0
+		}
+	}
+	m := v.moreOf(maxRecent)
+	kept := m.live[:0]
+	for _, p := range m.live {
+		if supersedes(a, p, c) {
+			p.live = false
+		} else {
+			kept = append(kept, p)
+		}
+	}
+	// The last write and read move to live when a replaces them without
+	// superseding them. (The last read stays when a is a write: every later
+	// write is checked against it, and the epoch mode is kept.)
+	if a.write {
+		if w := v.w; w != nil && !supersedes(a, w, c) {
+			kept = append(kept, w)
+		} else if w != nil {
+			w.live = false
+		}
+		v.w, a.live = a, true
+	} else {
+		if r := v.r; r != nil && !supersedes(a, r, c) {
+			kept = append(kept, r)
+		} else if r != nil {
+			r.live = false
+		}
+		v.r = nil
+		kept = append(kept, a)
+		a.live = true
+	}
+	n := len(kept)
+	if n > maxLive {
+		for _, p := range kept[:n-maxLive] {
+			p.live = false
+		}
+		evicted += n - maxLive
+		copy(kept, kept[n-maxLive:])
+		kept = kept[:maxLive]
+	}
+	if !a.write && len(kept) == 1 && kept[0] == a {
+		v.r, kept = a, kept[:0] // back to epoch mode
+	}
+	// Clear the slots the list no longer uses, so that they keep no access
+	// alive.
+	clear(kept[len(kept):max(n, len(m.live))])
+	m.live = kept
+	m.recent.push(a, maxRecent)
+	return evicted
+}
+
+// moreOf returns v's state for several threads, creating it with v's last
+// write and read as its first recent accesses.
+func (v *variable) moreOf(maxRecent int) *varMore {
+	if v.more == nil {
+		v.more = &varMore{}
+		for _, p := range [...]*access{v.w, v.r} {
+			if p != nil {
+				v.more.recent.push(p, maxRecent)
+			}
+		}
+	}
+	return v.more
+}
+
+// record adds a late access to v's recent accesses: its place in
+// happens-before order has passed, so it takes no part in the rest of the
+// state.
+func (v *variable) record(a *access, maxRecent int) {
+	v.moreOf(maxRecent).recent.push(a, maxRecent)
+}
+
+// retains reports whether v's state holds thread's seq-th event.
+func (v *variable) retains(thread ThreadID, seq uint64) bool {
+	is := func(p *access) bool { return p != nil && p.thread.id == thread && p.seq == seq }
+	if is(v.w) || is(v.r) {
+		return true
+	}
+	if v.more == nil {
+		return false
+	}
+	if slices.ContainsFunc(v.more.live, is) {
+		return true
+	}
+	for i := range v.more.recent.len() {
+		if is(v.more.recent.at(i)) {
+			return true
+		}
+	}
+	return false
 }

@@ -89,8 +89,7 @@ var benches = []struct {
 	dir, env string
 	args     []string
 }{
-	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|Floor|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
-	{".", "", []string{"go", "test", "-run", "^$", "-bench", "EventCost", "-benchmem", "-count=3", "./analysis/"}},
+	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
 	// Needs PostgreSQL on 127.0.0.1:5432 (see internal/servertest).
 	{".", "", []string{"go", "test", "-run", "^$", "-bench", "Statement|Capture", "-count", "6", "./racewayotel/racewaysql/"}},

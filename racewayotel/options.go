@@ -120,11 +120,16 @@ func WithSpanEventLimit(n int) Option {
 	})
 }
 
-// WithProcessID overrides the process identity written in the
-// raceway.process.id attribute of every record, which scopes process-scoped
-// variables. By default it is a random identifier chosen once per process,
-// shared by every Tracker in it. Tests that simulate several processes in one
-// use it; an empty id is ignored.
+// WithProcessID sets the service instance identity written in the
+// raceway.process.id attribute of every record. It scopes process-scoped
+// variables (the same name in two instances is two variables) and names the
+// instance in findings ("bank/bank-7d9f"). By default it is a random
+// identifier chosen once per process, shared by every Tracker in it. Set it
+// to the identity the rest of your telemetry uses for this instance (the
+// resource's service.instance.id, a pod name) so that findings and traces
+// name the instance alike. It must differ between the instances of a
+// service: two instances with the same id would have their in-memory
+// variables taken for one. An empty id is ignored.
 func WithProcessID(id string) Option {
 	return optionFunc(func(c *config) {
 		if id != "" {

@@ -60,11 +60,3 @@ func New(opts ...Option) *Tracker {
 	t.metrics = reg
 	return t
 }
-
-// ProcessID returns the process identity t writes in raceway.process.id.
-func (t *Tracker) ProcessID() string {
-	if t == nil {
-		return ""
-	}
-	return t.cfg.processID
-}
