@@ -19,13 +19,15 @@ import (
 )
 
 // demo runs the main job: the bank example under load → otelcol-raceway →
-// Jaeger → the races, printed; then the fixed bank, which gives none.
+// Jaeger → the races, printed; then the fixed bank, which gives none; then
+// the distributed shop on a real database (see shopDemo).
 func demo(args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ExitOnError)
 	freePorts := fs.Bool("free-ports", false, "use free loopback ports instead of the usual ones (16686, 4317, 4318, 8081, …)")
 	transfers := fs.Int("n", 20, "transfers per run (1 to 1000)")
 	keep := fs.Bool("keep", false, "keep Jaeger and the collector running after the demo, until Ctrl-C")
 	verbose := fs.Bool("v", false, "show the collector's and Jaeger's output")
+	db := fs.String("db", "", "the shop's database: a postgres:// URL on loopback (default: a new SQLite file)")
 	_ = fs.Parse(args)
 	*transfers = min(max(*transfers, 1), 1000)
 
@@ -131,18 +133,13 @@ func demo(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("waiting for the collector to analyse the traces…")
-	fixed, err := stack.WaitFindings(ctx, s.Jaeger, isBank(fixedStart), 0, 8*time.Second, 30*time.Second)
-	if err != nil {
+	if err := noFindings(ctx, s, isBank(fixedStart), "the fixed bank (WithLock)"); err != nil {
 		return err
 	}
-	if len(fixed) > 0 {
-		for _, f := range fixed {
-			fmt.Println("  " + f.Headline())
-		}
-		return fmt.Errorf("the fixed bank (WithLock) gave %d findings, want none", len(fixed))
-	}
 	step("Fixed bank (WithLock around read-modify-write): no race found")
+	if err := shopDemo(ctx, s, root, *db, *freePorts, *transfers); err != nil {
+		return err
+	}
 	printCollectorCounters(ctx, s.MetricsURL)
 	fmt.Printf("\nFindings are traces of service \"raceway\" in Jaeger: %s/api/traces?service=raceway\n", query)
 	fmt.Printf("As JSON lines, from the raceway exporter: %s\n", s.FindingsFile)
@@ -171,6 +168,23 @@ func printRaceSpans(ctx context.Context, s *stack.Stack, f stack.Finding) error 
 				break
 			}
 		}
+	}
+	return nil
+}
+
+// noFindings waits until the collector has analysed what was sent and
+// fails, printing them, if findings that keep selects were stored.
+func noFindings(ctx context.Context, s *stack.Stack, keep func(stack.Finding) bool, what string) error {
+	fmt.Println("waiting for the collector to analyse the traces…")
+	found, err := stack.WaitFindings(ctx, s.Jaeger, keep, 0, 8*time.Second, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	for _, f := range found {
+		fmt.Println("  " + f.Headline())
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("%s gave %d findings, want none", what, len(found))
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 // Command dev runs the project's checks across all of its Go modules:
 //
-//	go run ./dev demo    # the bank example under load → otelcol-raceway → Jaeger → races printed
+//	go run ./dev demo    # the bank, then the shop on a real database, under load → otelcol-raceway → Jaeger → races printed
 //	go run ./dev test    # gofmt, go vet, staticcheck and every test, end to end included
 //	go run ./dev bench   # the benchmarks whose figures docs/benchmarks.md publishes
 //
@@ -50,7 +50,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go run ./dev demo [-free-ports] [-n transfers] [-keep] [-v] | test | bench")
+	fmt.Fprintln(os.Stderr, "usage: go run ./dev demo [-free-ports] [-n transfers] [-db postgres://…] [-keep] [-v] | test | bench")
 	os.Exit(2)
 }
 
@@ -91,6 +91,8 @@ var benches = []struct {
 }{
 	{".", []string{"go", "test", "-run", "^$", "-bench", "Detector|Oracle|BytesPerVariable", "-benchtime=1x", "-count=3", "./analysis/"}},
 	{".", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/"}},
+	// Needs PostgreSQL on 127.0.0.1:5432 (see internal/servertest).
+	{".", []string{"go", "test", "-run", "^$", "-bench", "Statement|Capture", "-count", "6", "./racewayotel/racewaysql/"}},
 	{".", []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "6", "./racewayotel/racewayredis/"}},
 	{"processor/racewayprocessor", []string{"go", "test", "-run", "^$", "-bench", "BenchmarkProcessor", "-benchtime", "3000x", "-count", "3", "."}},
 	{"collector/e2e", []string{"go", "test", "-run", "^$", "-bench", "CollectorCPUPerSpan", "-benchtime", "200x", "-count", "3", "."}},

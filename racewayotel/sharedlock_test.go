@@ -461,3 +461,31 @@ func TestSharedLockTokenOrders(t *testing.T) {
 		}
 	}
 }
+
+// TrackSharedAccesses records like TrackSharedAccess one after the other,
+// located once at the first caller outside the first access's CallerSkip.
+func TestTrackSharedAccesses(t *testing.T) {
+	s := newService(t, "shop")
+	ctx, span := s.start(context.Background(), "reserve")
+	s.rw.TrackSharedAccesses(ctx, []racewayotel.SharedAccess{
+		{Resource: "postgres/shop/products/42.stock", New: int64(10), Locks: []string{"postgres/shop/products/42"}},
+		{Resource: "postgres/shop/products/42.stock", Access: racewayotel.Write, New: int64(9), OldSeen: true},
+	})
+	s.rw.TrackSharedAccesses(ctx, nil)
+	span.End()
+	evs := recordedEvents(s.rec.Ended())
+	if len(evs) != 2 || evs[0].name != "raceway.read" || evs[1].name != "raceway.write" {
+		t.Fatalf("records %v, want a read then a write", evs)
+	}
+	if got := evs[0].strs(convention.LocksShared); !slices.Equal(got, []string{"postgres/shop/products/42"}) {
+		t.Errorf("read: locks.shared %v", got)
+	}
+	if _, ok := evs[1].attrs[convention.LocksShared]; ok || evs[1].str(convention.ValueOld) != "10" {
+		t.Errorf("write: %v, want old 10 and no lock", evs[1].attrs)
+	}
+	for _, e := range evs {
+		if fn := e.str(convention.CodeFunctionName); !strings.HasSuffix(fn, "racewayotel_test.TestTrackSharedAccesses") {
+			t.Errorf("%s located in %q, want the test", e.name, fn)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/raceway-otel/raceway/examples/internal/telemetry"
@@ -11,6 +12,9 @@ import (
 type loadConfig struct {
 	gateway                        string
 	checkouts, concurrency, audits int
+	product                        int
+	orders, inventory              string
+	notify                         bool
 }
 
 // load runs three phases against the gateway: concurrent checkouts, then
@@ -19,6 +23,12 @@ func load(ctx context.Context, cfg loadConfig) error {
 	if err := loopbackURL(cfg.gateway); err != nil {
 		return fmt.Errorf("-gateway: %w", err)
 	}
+	for _, m := range []string{cfg.orders, cfg.inventory} {
+		if m != modeRacy && m != modeLocked && m != modeAtomic {
+			return fmt.Errorf("stock mode %q: want racy, locked or atomic", m)
+		}
+	}
+	checkout := fmt.Sprintf("/checkout?product=%d&orders=%s&inventory=%s", cfg.product, cfg.orders, cfg.inventory)
 	cfg.checkouts = min(max(cfg.checkouts, 0), 10_000)
 	cfg.concurrency = min(max(cfg.concurrency, 1), 64)
 	cfg.audits = min(max(cfg.audits, 0), 100)
@@ -27,7 +37,10 @@ func load(ctx context.Context, cfg loadConfig) error {
 		return err
 	}
 	defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
-	post := func(ctx context.Context, path string) error { return tel.Post(ctx, path, cfg.gateway+path) }
+	post := func(ctx context.Context, path string) error {
+		name, _, _ := strings.Cut(path, "?")
+		return tel.Post(ctx, name, cfg.gateway+path)
+	}
 
 	// Phase 1: concurrent checkouts.
 	jobs := make(chan struct{})
@@ -37,7 +50,7 @@ func load(ctx context.Context, cfg loadConfig) error {
 	for range cfg.concurrency {
 		wg.Go(func() {
 			for range jobs {
-				if err := post(ctx, "/checkout"); err != nil {
+				if err := post(ctx, checkout); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -60,9 +73,14 @@ func load(ctx context.Context, cfg loadConfig) error {
 		}
 	}
 	// Phase 3: one notify, whose background job races with its handler.
-	if err := post(ctx, "/notify"); err != nil {
-		return err
+	notifies := 0
+	if cfg.notify {
+		if err := post(ctx, "/notify"); err != nil {
+			return err
+		}
+		notifies++
 	}
-	fmt.Printf("shop load: %d checkouts, %d audits, 1 notify\n", cfg.checkouts, cfg.audits)
+	fmt.Printf("shop load: %d checkouts of product %d (orders %s, inventory %s), %d audits, %d notify\n",
+		cfg.checkouts, cfg.product, cfg.orders, cfg.inventory, cfg.audits, notifies)
 	return nil
 }

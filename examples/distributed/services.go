@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -13,29 +14,25 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel"
 )
 
-// Shared resources, named fleet-wide.
-const (
-	stockRow = "postgres/shop/products/42.stock"
-	auditRow = "postgres/shop/audit/1.last"
-)
-
 const pause = 10 * time.Millisecond
 
 type serveConfig struct {
-	service, listen, next string
+	service, listen, next, db string
 }
 
-// service is one of the three services. db stands for the database that
-// holds the shared rows: in this example each process keeps its own copy,
-// since only the accesses matter to Raceway.
+// service is one of the three services. The shop's rows live in a real
+// database, opened through racewaysql: the services never track them by
+// hand. Their in-memory state (counters, the pending notifications) is
+// tracked with racewayotel.
 type service struct {
-	name string
-	rw   *racewayotel.Tracker
-	tel  *telemetry.Setup
-	next string
+	name  string
+	rw    *racewayotel.Tracker
+	tel   *telemetry.Setup
+	next  string
+	store *store
 
-	mu       sync.Mutex // guards the maps themselves
-	db       map[string]int
+	mu       sync.Mutex // guards mem
+	mem      map[string]int
 	counters sync.Mutex // held around the per-process counters
 	requests int
 	cache    int
@@ -55,7 +52,12 @@ func serve(ctx context.Context, cfg serveConfig) error {
 	if err != nil {
 		return err
 	}
-	s := &service{name: cfg.service, rw: tel.Tracker, tel: tel, next: cfg.next, db: map[string]int{stockRow: 100}}
+	st, err := openStore(ctx, tel.Tracker, cfg.db)
+	if err != nil {
+		return err
+	}
+	defer st.db.Close()
+	s := &service{name: cfg.service, rw: tel.Tracker, tel: tel, next: cfg.next, store: st, mem: map[string]int{}}
 	mux := http.NewServeMux()
 	switch cfg.service {
 	case "gateway":
@@ -90,45 +92,36 @@ func (s *service) counted(next http.Handler) http.Handler {
 	})
 }
 
-// holdStock is orders' read-modify-write of the shared stock row: read,
-// pause, write back one less, without a lock.
-func (s *service) holdStock(ctx context.Context) {
-	v := s.get(stockRow)
-	s.rw.TrackSharedStateChange(ctx, stockRow, nil, v, racewayotel.Read)
-	time.Sleep(pause)
-	s.set(stockRow, v-1)
-	s.rw.TrackSharedStateChange(ctx, stockRow, v, v-1, racewayotel.Write)
+// write writes the audit row.
+func (s *service) write(ctx context.Context, w http.ResponseWriter, v int) bool {
+	if err := s.store.writeAudit(ctx, v); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return false
+	}
+	return true
 }
 
-// takeStock is inventory's read-modify-write of the same row: another
-// service, other code, the same race.
-func (s *service) takeStock(ctx context.Context) {
-	stock := s.get(stockRow)
-	s.rw.TrackSharedStateChange(ctx, stockRow, nil, stock, racewayotel.Read)
-	time.Sleep(pause)
-	s.set(stockRow, stock-1)
-	s.rw.TrackSharedStateChange(ctx, stockRow, stock, stock-1, racewayotel.Write)
-}
-
-func (s *service) get(row string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.db[row]
-}
-
-func (s *service) set(row string, v int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.db[row] = v
-}
-
-// write writes a shared row.
-func (s *service) write(ctx context.Context, row string, v int) {
-	s.mu.Lock()
-	old := s.db[row]
-	s.db[row] = v
-	s.mu.Unlock()
-	s.rw.TrackSharedStateChange(ctx, row, old, v, racewayotel.Write)
+// stock takes one from the product the request names, the way the request
+// says this service does it (?orders=racy&inventory=locked…; racy by
+// default).
+func (s *service) stock(w http.ResponseWriter, r *http.Request) bool {
+	product, err := strconv.Atoi(r.URL.Query().Get("product"))
+	if err != nil {
+		product = products[0]
+	}
+	mode := r.URL.Query().Get(s.name)
+	if mode == "" {
+		mode = modeRacy
+	}
+	racy := s.store.holdStock
+	if s.name == "inventory" {
+		racy = s.store.takeStock
+	}
+	if err := s.store.decrement(r.Context(), product, mode, racy); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return false
+	}
+	return true
 }
 
 // call POSTs to the next service and fails the request if it fails.
@@ -140,40 +133,40 @@ func (s *service) call(ctx context.Context, w http.ResponseWriter, path string) 
 	return true
 }
 
+// gatewayCheckout passes the checkout, with its query, to orders.
 func (s *service) gatewayCheckout(w http.ResponseWriter, r *http.Request) {
-	if s.call(r.Context(), w, "/orders") {
+	if s.call(r.Context(), w, "/orders?"+r.URL.RawQuery) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
+// ordersCreate takes one from the stock, then has inventory reserve one.
 func (s *service) ordersCreate(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	s.holdStock(ctx)
-	if s.call(ctx, w, "/reserve") {
+	if s.stock(w, r) && s.call(r.Context(), w, "/reserve?"+r.URL.RawQuery) {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
 
+// inventoryReserve takes one more: another service, the same row.
 func (s *service) inventoryReserve(w http.ResponseWriter, r *http.Request) {
-	s.takeStock(r.Context())
-	w.WriteHeader(http.StatusNoContent)
+	if s.stock(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // gatewayAudit writes the audit row, has orders write it, and writes it
 // again after orders returned: ordered by the request and response edges.
 func (s *service) gatewayAudit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	s.write(ctx, auditRow, 1)
-	if !s.call(ctx, w, "/audit") {
-		return
+	if s.write(ctx, w, 1) && s.call(ctx, w, "/audit") && s.write(ctx, w, 3) {
+		w.WriteHeader(http.StatusNoContent)
 	}
-	s.write(ctx, auditRow, 3)
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *service) ordersAudit(w http.ResponseWriter, r *http.Request) {
-	s.write(r.Context(), auditRow, 2)
-	w.WriteHeader(http.StatusNoContent)
+	if s.write(r.Context(), w, 2) {
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func (s *service) gatewayNotify(w http.ResponseWriter, r *http.Request) {
@@ -200,8 +193,8 @@ func (s *service) ordersNotify(w http.ResponseWriter, r *http.Request) {
 
 func (s *service) counter(ctx context.Context, name string, delta int) {
 	s.mu.Lock()
-	v := s.db[name]
-	s.db[name] = v + delta
+	v := s.mem[name]
+	s.mem[name] = v + delta
 	s.mu.Unlock()
 	s.rw.TrackStateChange(ctx, name, v, v+delta, racewayotel.Write)
 }
@@ -211,8 +204,12 @@ func loopbackURL(raw string) error {
 	if err != nil || u.Scheme != "http" {
 		return fmt.Errorf("%q: want an http URL", raw)
 	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("%q: want a loopback host", raw)
+	return loopbackHost(u.Hostname())
+}
+
+func loopbackHost(h string) error {
+	if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("host %q: want a loopback host", h)
 	}
 	return nil
 }

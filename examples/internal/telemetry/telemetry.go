@@ -103,9 +103,9 @@ func (s *Setup) Handler(mux http.Handler, operation string) http.Handler {
 func (s *Setup) Shutdown(ctx context.Context) error {
 	err := errors.Join(s.Provider.ForceFlush(ctx), s.Provider.Shutdown(ctx))
 	st := s.Tracker.Stats()
-	fmt.Fprintf(os.Stderr, "%s telemetry: %d spans exported, %d dropped; raceway records %d, lost %d, orphan spans %d, overflow spans %d, SDK-dropped events %d\n",
+	fmt.Fprintf(os.Stderr, "%s telemetry: %d spans exported, %d dropped; raceway records %d, lost %d, orphan spans %d, overflow spans %d, SDK-dropped events %d, data-store operations skipped %d\n",
 		s.service, s.exporter.exported.Load(), s.exporter.dropped.Load(),
-		st.Records, st.Lost, st.OrphanSpans, st.OverflowSpans, st.SDKDroppedEvents)
+		st.Records, st.Lost, st.OrphanSpans, st.OverflowSpans, st.SDKDroppedEvents, st.CaptureSkipped)
 	return err
 }
 
