@@ -82,6 +82,9 @@ func TestInvalidEventsAreCountedNotAnalysed(t *testing.T) {
 		"shared strand half": func(e *analysis.Event) {
 			e.Kind, e.LockShared, e.Sync = analysis.KindRelease, true, analysis.Epoch{Seq: 3}
 		},
+		"shared strand": func(e *analysis.Event) {
+			e.Kind, e.LockShared, e.Sync = analysis.KindRelease, true, analysis.Epoch{Thread: 9, Seq: 3}
+		},
 	}
 	for name, mutate := range bad {
 		e := good

@@ -221,6 +221,8 @@ func (e *Event) Validate() error {
 		return bad("%s with a zero component in its strand epoch", e.Kind)
 	case e.Kind != KindRelease && e.Kind != KindRRelease && !e.Sync.IsZero():
 		return bad("%s with a strand epoch", e.Kind)
+	case e.LockShared && !e.Sync.IsZero():
+		return bad("%s of a shared lock with a strand epoch", e.Kind)
 	case e.Sync.Thread != 0 && e.Sync.Thread == e.Epoch.Thread:
 		return bad("strand is the releasing thread")
 	}

@@ -94,15 +94,16 @@ func findingIDs(r *analysis.Race) spanRef {
 }
 
 // raceAttrs is how many attributes raceText.put writes at most: the role,
-// 9 about the race, 3 about a lost update, 15 per access and the report.
-const raceAttrs = 1 + 9 + 3 + 2*15 + 1
+// 9 about the race, 3 about a lost update, 17 per access and the report.
+const raceAttrs = 1 + 9 + 3 + 2*17 + 1
 
 // accessKeys are the keys of one access's attributes: convention.RacePrevious
 // or RaceCurrent followed by the per-access suffix. They are built once, not
 // on every race.
 type accessKeys struct {
 	access, service, process, traceID, spanID, epoch, threadID, threadName,
-	threadOrigin, file, line, function, valueOld, valueNew, locksHeld string
+	threadOrigin, file, line, function, valueOld, valueNew, locksHeld,
+	sharedLocks, sharedRLocks string
 }
 
 func newAccessKeys(prefix string) *accessKeys {
@@ -122,6 +123,8 @@ func newAccessKeys(prefix string) *accessKeys {
 		valueOld:     prefix + convention.RaceValueOld,
 		valueNew:     prefix + convention.RaceValueNew,
 		locksHeld:    prefix + convention.RaceLocksHeld,
+		sharedLocks:  prefix + convention.RaceSharedLocks,
+		sharedRLocks: prefix + convention.RaceSharedRLocks,
 	}
 }
 
@@ -231,9 +234,20 @@ func putAccess(b *xpdata.MapBuilder, k *accessKeys, a *analysis.Access, txt *acc
 		}
 		b.AppendEmpty(k.valueNew).SetStr(a.New)
 	}
-	held := b.AppendEmpty(k.locksHeld).SetEmptySlice()
-	held.EnsureCapacity(len(a.LocksHeld))
-	for _, l := range a.LocksHeld {
-		held.AppendEmpty().SetStr(l)
+	putLocks(b, k.locksHeld, a.LocksHeld)
+	if len(a.SharedLocks) > 0 {
+		putLocks(b, k.sharedLocks, a.SharedLocks)
+	}
+	if len(a.SharedRLocks) > 0 {
+		putLocks(b, k.sharedRLocks, a.SharedRLocks)
+	}
+}
+
+// putLocks appends the string-array attribute key listing locks.
+func putLocks(b *xpdata.MapBuilder, key string, locks []string) {
+	s := b.AppendEmpty(key).SetEmptySlice()
+	s.EnsureCapacity(len(locks))
+	for _, l := range locks {
+		s.AppendEmpty().SetStr(l)
 	}
 }

@@ -25,24 +25,25 @@ var base = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // rec is one Raceway record as racewayotel would emit it on a span.
 type rec struct {
-	kind   string // analysis.Kind name: "read", "write", "thread.start", ...
-	thread uint64
-	seq    int64
-	after  []string // epochs thread@seq
-	sync   string
-	v      string // variable
-	shared bool
-	old    *string
-	val    *string // raceway.value.new
-	file   string
-	line   int64
-	fn     string
-	name   string // thread.name on thread.start
-	origin string
-	proc   string // raceway.process.id
-	locks  []string
-	lock   string
-	at     time.Duration // offset from base
+	kind        string // analysis.Kind name: "read", "write", "thread.start", ...
+	thread      uint64
+	seq         int64
+	after       []string // epochs thread@seq
+	sync        string
+	v           string // variable
+	shared      bool
+	old         *string
+	val         *string // raceway.value.new
+	file        string
+	line        int64
+	fn          string
+	name        string // thread.name on thread.start
+	origin      string
+	proc        string // raceway.process.id
+	locks       []string
+	sharedLocks []string // raceway.locks.shared
+	lock        string
+	at          time.Duration // offset from base
 }
 
 func str(s string) *string { return &s }
@@ -58,15 +59,16 @@ func (r rec) event() analysis.Event {
 		panic("unknown record kind " + r.kind)
 	}
 	e := analysis.Event{
-		Kind:       kind,
-		Epoch:      analysis.Epoch{Thread: analysis.ThreadID(r.thread), Seq: uint64(r.seq)},
-		Var:        r.v,
-		Shared:     r.shared,
-		Lock:       r.lock,
-		LocksHeld:  r.locks,
-		Process:    r.proc,
-		Where:      analysis.Location{File: r.file, Line: int(r.line), Function: r.fn},
-		ThreadName: r.name,
+		Kind:        kind,
+		Epoch:       analysis.Epoch{Thread: analysis.ThreadID(r.thread), Seq: uint64(r.seq)},
+		Var:         r.v,
+		Shared:      r.shared,
+		Lock:        r.lock,
+		LocksHeld:   r.locks,
+		SharedLocks: r.sharedLocks,
+		Process:     r.proc,
+		Where:       analysis.Location{File: r.file, Line: int(r.line), Function: r.fn},
+		ThreadName:  r.name,
 	}
 	mustEpoch := func(s string) analysis.Epoch {
 		ep, err := analysis.ParseEpoch(s)

@@ -300,7 +300,7 @@ func TestRaceSpan(t *testing.T) {
 }
 
 // TestShuffledArrival: whatever the arrival order of the spans, the same
-// distinct races are found (DESIGN scenario 8).
+// distinct races are found (docs/design.md, "Scenarios": out of order).
 func TestShuffledArrival(t *testing.T) {
 	type key struct{ name, spans string }
 	// norm lists the distinct races (finding names) and every racing pair

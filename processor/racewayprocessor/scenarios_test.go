@@ -60,6 +60,55 @@ func TestScenario5CrossService(t *testing.T) {
 	assert.Equal(t, map[string]bool{"orders": true, "inventory": true}, services)
 }
 
+// Scenario 14 through the processor: two services read-modify-write the
+// stock row, each holding the row's shared lock (SELECT … FOR UPDATE) → no
+// race; with one of them not holding it → race, and the finding says which
+// side held the lock.
+func TestScenario14SharedRowLock(t *testing.T) {
+	const row = "postgres/shop/products/42"
+	locked := func(s spanSpec) spanSpec {
+		for i := range s.recs {
+			if s.recs[i].v != "" {
+				s.recs[i].sharedLocks = []string{row}
+			}
+		}
+		return s
+	}
+	for _, bothLocked := range []bool{true, false} {
+		h := newHarness(t, nil)
+		h.consume(batch(locked(rmw("orders", "orders-1", 0x61, 0x6001, stock, true, 0, "10", "9"))))
+		inventory := rmw("inventory", "inventory-7", 0x62, 0x6002, stock, true, time.Millisecond, "10", "8")
+		if bothLocked {
+			inventory = locked(inventory)
+		}
+		h.consume(batch(inventory))
+		h.finish()
+		out := h.output()
+		if bothLocked {
+			assert.Empty(t, findings(out), "both hold the row lock")
+			assert.Empty(t, raceSpans(out), "both hold the row lock")
+			continue
+		}
+		require.NotEmpty(t, findings(out), "one side without the row lock")
+		eachSpan(out, func(svc string, span ptrace.Span) {
+			if svc != convention.FindingService {
+				return
+			}
+			for _, side := range []string{convention.RacePrevious, convention.RaceCurrent} {
+				a := span.Attributes()
+				service, _ := a.Get(side + convention.RaceService)
+				held, ok := a.Get(side + convention.RaceSharedLocks)
+				if service.Str() == "orders" {
+					require.True(t, ok, "orders' access held the row lock: %s missing", side+convention.RaceSharedLocks)
+					assert.Equal(t, []any{row}, held.Slice().AsRaw())
+				} else {
+					assert.False(t, ok, "inventory's access held no shared lock")
+				}
+			}
+		})
+	}
+}
+
 // Scenario 6: A writes x, calls B which writes x, A writes x again after B
 // returns → no race (the RPC response edge orders B's write before A's).
 func TestScenario6RPCOrdering(t *testing.T) {

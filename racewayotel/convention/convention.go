@@ -134,4 +134,8 @@ const (
 	RaceValueOld    = "value.old"
 	RaceValueNew    = "value.new"
 	RaceLocksHeld   = "locks.held"
+	// RaceSharedLocks and RaceSharedRLocks list the shared locks the access
+	// held exclusively and in read mode; written only when there are some.
+	RaceSharedLocks  = "locks.shared"
+	RaceSharedRLocks = "rlocks.shared"
 )
