@@ -19,6 +19,7 @@ import (
 	"github.com/raceway-otel/raceway/internal/proc"
 	"github.com/raceway-otel/raceway/internal/servertest"
 	"github.com/raceway-otel/raceway/internal/stack"
+	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -190,11 +191,33 @@ func TestBank(t *testing.T) {
 	for _, f := range fixed {
 		t.Errorf("fixed bank: %s", f.Headline())
 	}
-	// The fixed run's traces did reach Jaeger (the absence of findings is
-	// not an absence of data).
+	// A race in the fixed run on the racy run's code locations would only
+	// count as a repeat of an existing finding, but it would still put a
+	// raceway.race span in the fixed run's request traces: there must be
+	// none. And those traces did reach Jaeger (the absence of races is not
+	// an absence of data).
 	traces, err := s.Jaeger.Traces(ctx, "bank")
-	if err != nil || len(traces) < 24 {
-		t.Errorf("Jaeger has %d bank traces (err %v), want the 24 transfers of both runs", len(traces), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixedTraces := 0
+	for _, tr := range traces {
+		inFixedRun := false
+		for _, sp := range tr.Spans {
+			if sp.StartTime < start.UnixMicro() {
+				continue
+			}
+			inFixedRun = true
+			if sp.OperationName == convention.RaceEvent {
+				t.Errorf("fixed bank: trace %s has a raceway.race span %s", tr.TraceID, sp.SpanID)
+			}
+		}
+		if inFixedRun {
+			fixedTraces++
+		}
+	}
+	if fixedTraces < 12 {
+		t.Errorf("Jaeger has %d bank traces of the fixed run, want its 12 transfers", fixedTraces)
 	}
 }
 
