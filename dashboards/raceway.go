@@ -147,10 +147,13 @@ func Raceway() (dashboard.Dashboard, error) {
 		prom(`sum by (job, instance) (rate(otelcol_processor_raceway_forced_events_total`+collectorSeries+`[$__rate_interval]))`, "forced {{job}} {{instance}}")))
 	b.WithPanel(rates("Evictions", "Items evicted (oldest first) or dropped to stay within the processor's limits, by what was evicted. Any eviction can hide a race: raise the matching limit.", 8,
 		prom(`sum by (evicted) (rate(otelcol_processor_raceway_evictions_total`+collectorSeries+`[$__rate_interval]))`, "{{evicted}}")))
-	b.WithPanel(rates("Races found by the processor", "Racing pairs found (every occurrence) and distinct races (one finding trace each), per second.", 12,
+	b.WithPanel(rates("Races found by the processor", "Racing pairs found (every occurrence), distinct races (one finding trace each) and raceway.race spans emitted into request traces, per second.", 8,
 		prom(`sum(rate(otelcol_processor_raceway_races_found_total`+collectorSeries+`[$__rate_interval]))`, "racing pairs"),
-		prom(`sum(rate(otelcol_processor_raceway_distinct_races_total`+collectorSeries+`[$__rate_interval]))`, "distinct races")))
-	b.WithPanel(rates("Exporter", "Findings the raceway exporter turned into logs and metrics; batches its OTLP exporter refused; findings counted in the overflow series (max_series reached) or not written to the JSON-lines file.", 12,
+		prom(`sum(rate(otelcol_processor_raceway_distinct_races_total`+collectorSeries+`[$__rate_interval]))`, "distinct races"),
+		prom(`sum(rate(otelcol_processor_raceway_race_spans_total`+collectorSeries+`[$__rate_interval]))`, "raceway.race spans")))
+	b.WithPanel(series("Records waiting", "Records the detector holds until their predecessors arrive (at most max_pending; past wait_duration they are analysed without them and counted as forced). Spans themselves are never held.", 8, 8,
+		[]*prometheus.DataqueryBuilder{prom(`sum by (job, instance) (otelcol_processor_raceway_records_pending`+collectorSeries+`)`, "{{job}} {{instance}}")}))
+	b.WithPanel(rates("Exporter", "Findings the raceway exporter turned into logs and metrics; batches its OTLP exporter refused; findings counted in the overflow series (max_series reached) or not written to the JSON-lines file.", 8,
 		prom(`sum(rate(otelcol_raceway_exporter_findings_total`+collectorSeries+`[$__rate_interval]))`, "findings"),
 		prom(`sum(rate(otelcol_raceway_exporter_send_failed_total`+collectorSeries+`[$__rate_interval]))`, "send failed"),
 		prom(`sum(rate(otelcol_raceway_exporter_series_overflow_total`+collectorSeries+`[$__rate_interval]))`, "series overflow"),
