@@ -7,19 +7,20 @@ type access struct {
 	wall      int64
 	where     *Location
 	span      [8]byte
+	old, new  string // the values read or replaced and written, when hasValues
 	write     bool
-	hasValues bool         // extra holds old and new values
+	hasValues bool
 	live      bool         // in its variable's w, r or live (see variable)
-	extra     *accessExtra // nil when no values, no locks and no other process were recorded
+	extra     *accessExtra // nil when no lock and no other process were recorded
 }
 
-// accessExtra holds the optional context of an access.
+// accessExtra holds the rarer context of an access: the locks it held and
+// its process when that is not its thread's.
 type accessExtra struct {
-	old, new string
-	locks    []string // process-scoped locks held
-	shared   []string // shared locks held exclusively
-	sharedR  []string // shared locks held in read mode
-	proc     *process // the access's process when it is not its thread's
+	locks   []string // process-scoped locks held
+	shared  []string // shared locks held exclusively
+	sharedR []string // shared locks held in read mode
+	proc    *process // the access's process when it is not its thread's
 }
 
 // process returns the process of the access.
@@ -151,11 +152,14 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (varKey, *variabl
 	}
 	a := &access{
 		thread: t, seq: ev.Epoch.Seq, wall: wall, where: d.intern.location(ev.Where),
-		span: ev.SpanID, write: ev.Kind == KindWrite, hasValues: ev.HasValues,
+		span: ev.SpanID, write: ev.Kind == KindWrite,
+	}
+	if ev.HasValues {
+		a.old, a.new, a.hasValues = ev.Old, ev.New, true
 	}
 	proc := d.processOf(t, ev)
-	if ev.HasValues || len(ev.LocksHeld)+len(ev.SharedLocks)+len(ev.SharedRLocks) > 0 || proc != t.proc {
-		a.extra = &accessExtra{old: ev.Old, new: ev.New, locks: ev.LocksHeld, shared: ev.SharedLocks, sharedR: ev.SharedRLocks}
+	if len(ev.LocksHeld)+len(ev.SharedLocks)+len(ev.SharedRLocks) > 0 || proc != t.proc {
+		a.extra = &accessExtra{locks: ev.LocksHeld, shared: ev.SharedLocks, sharedR: ev.SharedRLocks}
 		if proc != t.proc {
 			a.extra.proc = proc
 		}

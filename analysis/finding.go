@@ -76,8 +76,8 @@ func (p *access) export(x *Access) {
 	if p.write {
 		x.Kind = KindWrite
 	}
+	x.Old, x.New, x.HasValues = p.old, p.new, p.hasValues
 	if e := p.extra; e != nil {
-		x.Old, x.New, x.HasValues = e.old, e.new, p.hasValues
 		x.LocksHeld = slices.Clone(e.locks)
 		x.SharedLocks, x.SharedRLocks = slices.Clone(e.shared), slices.Clone(e.sharedR)
 	}
@@ -196,17 +196,17 @@ func lostUpdate(p, a *access) *LostUpdate {
 	if !p.hasValues || !a.hasValues {
 		return nil
 	}
-	old := p.extra.old
-	if old == "" || a.extra.old != old {
+	old := p.old
+	if old == "" || a.old != old {
 		return nil
 	}
-	lu := &LostUpdate{Read: old, Writes: [2]string{p.extra.new, a.extra.new}, Final: a.extra.new}
+	lu := &LostUpdate{Read: old, Writes: [2]string{p.new, a.new}, Final: a.new}
 	if p.wall > a.wall {
-		lu.Final = p.extra.new
+		lu.Final = p.new
 	}
 	o, err1 := strconv.ParseFloat(old, 64)
-	x, err2 := strconv.ParseFloat(p.extra.new, 64)
-	y, err3 := strconv.ParseFloat(a.extra.new, 64)
+	x, err2 := strconv.ParseFloat(p.new, 64)
+	y, err3 := strconv.ParseFloat(a.new, 64)
 	if err1 == nil && err2 == nil && err3 == nil {
 		lu.Expected = strconv.FormatFloat(x+y-o, 'f', -1, 64)
 	}

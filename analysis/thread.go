@@ -10,12 +10,10 @@ type thread struct {
 	// A thread's clock changes only where an edge joins in. since is the
 	// seq from which clk holds, and past keeps the clocks before it, so
 	// that an edge naming an earlier epoch gets that epoch's clock.
-	since       uint64
-	past        ring[pastClock]
-	pastDropped bool // clocks before the oldest in past are not known
+	since uint64
+	past  ring[pastClock]
 
-	proc   *process // the process of its first analysed event
-	strand bool     // a lock strand: it makes no accesses and publishes no snapshots
+	proc *process // the process of its first analysed event
 
 	// What its events told about it (see ThreadInfo).
 	trace   [16]byte // the trace of its first analysed event
@@ -24,6 +22,9 @@ type thread struct {
 	creator Epoch
 	origin  Origin
 	started bool // its Start was analysed
+
+	pastDropped bool // clocks before the oldest in past are not known
+	strand      bool // a lock strand: it makes no accesses and publishes no snapshots
 }
 
 // pastClock is a thread's clock from seq since on.
