@@ -2,17 +2,20 @@ package analysis
 
 // access is one analysed read or write, kept in a variable's state.
 type access struct {
-	thread    *thread
-	seq       uint64
-	wall      int64
-	where     *Location
-	span      [8]byte
-	old, new  string // the values read or replaced and written, when hasValues
-	write     bool
-	hasValues bool
-	live      bool         // in its variable's w, r or live (see variable)
-	extra     *accessExtra // nil when no lock and no other process were recorded
+	thread *thread
+	seq    uint64
+	wall   int64
+	where  *Location
+	span   [8]byte
+	write  bool
+	live   bool          // in its variable's w, r or live (see variable)
+	values *accessValues // nil when no values were recorded
+	extra  *accessExtra  // nil when no lock and no other process were recorded
 }
+
+// accessValues holds the values an access recorded: the value read, or the
+// value replaced and the value written.
+type accessValues struct{ old, new string }
 
 // accessExtra holds the rarer context of an access: the locks it held and
 // its process when that is not its thread's.
@@ -155,7 +158,7 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (varKey, *variabl
 		span: ev.SpanID, write: ev.Kind == KindWrite,
 	}
 	if ev.HasValues {
-		a.old, a.new, a.hasValues = ev.Old, ev.New, true
+		a.values = &accessValues{old: ev.Old, new: ev.New}
 	}
 	proc := d.processOf(t, ev)
 	if len(ev.LocksHeld)+len(ev.SharedLocks)+len(ev.SharedRLocks) > 0 || proc != t.proc {

@@ -76,7 +76,9 @@ func (p *access) export(x *Access) {
 	if p.write {
 		x.Kind = KindWrite
 	}
-	x.Old, x.New, x.HasValues = p.old, p.new, p.hasValues
+	if v := p.values; v != nil {
+		x.Old, x.New, x.HasValues = v.old, v.new, true
+	}
 	if e := p.extra; e != nil {
 		x.LocksHeld = slices.Clone(e.locks)
 		x.SharedLocks, x.SharedRLocks = slices.Clone(e.shared), slices.Clone(e.sharedR)
@@ -193,20 +195,18 @@ func appendTrace(b []byte, t [16]byte) []byte {
 // lostUpdate classifies two racing writes that both replaced the same old
 // value: whichever came last overwrote the other's update.
 func lostUpdate(p, a *access) *LostUpdate {
-	if !p.hasValues || !a.hasValues {
+	pv, av := p.values, a.values
+	if pv == nil || av == nil || pv.old == "" || av.old != pv.old {
 		return nil
 	}
-	old := p.old
-	if old == "" || a.old != old {
-		return nil
-	}
-	lu := &LostUpdate{Read: old, Writes: [2]string{p.new, a.new}, Final: a.new}
+	old := pv.old
+	lu := &LostUpdate{Read: old, Writes: [2]string{pv.new, av.new}, Final: av.new}
 	if p.wall > a.wall {
-		lu.Final = p.new
+		lu.Final = pv.new
 	}
 	o, err1 := strconv.ParseFloat(old, 64)
-	x, err2 := strconv.ParseFloat(p.new, 64)
-	y, err3 := strconv.ParseFloat(a.new, 64)
+	x, err2 := strconv.ParseFloat(pv.new, 64)
+	y, err3 := strconv.ParseFloat(av.new, 64)
 	if err1 == nil && err2 == nil && err3 == nil {
 		lu.Expected = strconv.FormatFloat(x+y-o, 'f', -1, 64)
 	}
