@@ -312,7 +312,12 @@ func (d *Detector) evictThreads() {
 	if d.threads.len() > d.cfg.MaxThreads {
 		n := d.threads.evict(d.cfg.MaxThreads,
 			func(t *thread) bool { return d.sched.waitsFor(t.id) },
-			func(t *thread) { d.evictedWall = max(d.evictedWall, t.wall) })
+			func(t *thread) {
+				d.evictedWall = max(d.evictedWall, t.wall)
+				// Its retained accesses may keep t alive; its past clocks
+				// can no longer be reached (see forgotten).
+				t.past = ring[pastClock]{}
+			})
 		d.stats.EvictedThreads += uint64(n)
 	}
 }
