@@ -242,7 +242,9 @@ func (w *workload) materialize() []analysis.Event {
 
 // reported is what the benchmark does with each race drained: what a
 // driver needs to build its output.
-func reported(r *analysis.Race) {
+func reported(f analysis.Found) {
+	var r analysis.Race
+	f.Race(&r)
 	if r.Group == "" || r.Reason == "" || r.Previous.Epoch.IsZero() || r.Current.Epoch.IsZero() {
 		panic(fmt.Sprintf("incomplete race %+v", r))
 	}

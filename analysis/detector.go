@@ -120,19 +120,21 @@ func (d *Detector) Drain() []Race {
 	if len(d.found) == 0 {
 		return nil
 	}
-	out := make([]Race, 0, len(d.found))
-	d.DrainEach(func(r *Race) { out = append(out, *r) })
+	out := make([]Race, len(d.found))
+	i := 0
+	d.DrainEach(func(f Found) {
+		f.Race(&out[i])
+		i++
+	})
 	return out
 }
 
-// DrainEach is Drain without the slice: it calls f with each race in turn.
-// r is valid only during the call (DrainEach reuses it); f must not call
-// the Detector.
-func (d *Detector) DrainEach(f func(r *Race)) {
-	var r Race
+// DrainEach is Drain without the slice: it calls f with each race in turn,
+// as a Found, which is valid only during the call. f must not call the
+// Detector.
+func (d *Detector) DrainEach(f func(Found)) {
 	for i := range d.found {
-		d.found[i].fill(&r)
-		f(&r)
+		f(Found{rec: &d.found[i]})
 	}
 	clear(d.found)
 	d.found = d.found[:0]

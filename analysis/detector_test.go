@@ -431,7 +431,19 @@ func TestDrainEachMatchesDrain(t *testing.T) {
 	want := run((*analysis.Detector).Drain)
 	got := run(func(d *analysis.Detector) []analysis.Race {
 		var out []analysis.Race
-		d.DrainEach(func(r *analysis.Race) { out = append(out, *r) })
+		d.DrainEach(func(f analysis.Found) {
+			var r analysis.Race
+			f.Race(&r)
+			prevTrace, prevSpan := f.Previous()
+			curTrace, curSpan := f.Current()
+			if f.Group() != r.Group || f.Count() != r.Count || prevTrace != r.Previous.TraceID || prevSpan != r.Previous.SpanID ||
+				curTrace != r.Current.TraceID || curSpan != r.Current.SpanID {
+				t.Errorf("Found's group %q, count %d, spans %x/%x and %x/%x disagree with its Race %q, %d, %x/%x and %x/%x",
+					f.Group(), f.Count(), prevTrace, prevSpan, curTrace, curSpan,
+					r.Group, r.Count, r.Previous.TraceID, r.Previous.SpanID, r.Current.TraceID, r.Current.SpanID)
+			}
+			out = append(out, r)
+		})
 		if again := d.Drain(); len(again) != 0 {
 			t.Errorf("Drain after DrainEach returned %d races", len(again))
 		}

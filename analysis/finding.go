@@ -35,6 +35,27 @@ func (d *Detector) report(k varKey, p, a *access, late bool) {
 	}
 }
 
+// Found is a race as DrainEach hands it out. What tells a repeat of a race
+// already shown from one to show (its group, its count, the spans of its
+// accesses) is at hand; Race builds the whole finding, which costs more
+// (the reason's text, both accesses' context).
+type Found struct{ rec *raceRec }
+
+// Group returns the race's Race.Group.
+func (f Found) Group() string { return f.rec.g.key }
+
+// Count returns the race's Race.Count.
+func (f Found) Count() int { return f.rec.count }
+
+// Previous returns the trace and span of the race's Race.Previous.
+func (f Found) Previous() (trace [16]byte, span [8]byte) { return f.rec.p.thread.trace, f.rec.p.span }
+
+// Current returns the trace and span of the race's Race.Current.
+func (f Found) Current() (trace [16]byte, span [8]byte) { return f.rec.a.thread.trace, f.rec.a.span }
+
+// Race sets r to the whole finding.
+func (f Found) Race(r *Race) { f.rec.fill(r) }
+
 // fill sets r to the public form of the record.
 func (rec *raceRec) fill(r *Race) {
 	p, a := rec.p, rec.a

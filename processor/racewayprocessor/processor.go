@@ -51,7 +51,8 @@ type racewayProcessor struct {
 	dec       convention.Decoder
 	annotated *annotated
 	outbox    ptrace.Traces        // raceway.race spans and findings, sent after unlocking; zero when empty
-	onRace    func(*analysis.Race) // handleRace, for DrainEach
+	onRace    func(analysis.Found) // handleRace, for DrainEach
+	race      analysis.Race        // handleRace's scratch
 	shutdown  bool
 
 	// Counters not kept by the detector, and the detector's last Stats,
@@ -329,25 +330,34 @@ func (p *racewayProcessor) takeOutbox() ptrace.Traces {
 	return out
 }
 
-// handleRace adds to the outbox the raceway.race spans of r's accesses that
-// have none yet for r's distinct race and their role, and the finding trace
-// if r is a new distinct race. It is called by the detector's DrainEach (as
-// p.onRace) and must not call the detector.
-func (p *racewayProcessor) handleRace(r *analysis.Race) {
+// handleRace adds to the outbox the raceway.race spans of f's accesses that
+// have none yet for f's distinct race and their role, and the finding trace
+// if f is a new distinct race. A repeat that adds neither is only counted
+// (by the detector), and its Race is not built. It is called by the
+// detector's DrainEach (as p.onRace) and must not call the detector.
+func (p *racewayProcessor) handleRace(f analysis.Found) {
+	group := f.Group()
+	trace, span := f.Previous()
+	showPrevious := p.annotated.add(annotation{trace: trace, span: span, group: group, role: rolePrevious})
+	trace, span = f.Current()
+	showCurrent := p.annotated.add(annotation{trace: trace, span: span, group: group, role: roleCurrent})
+	if !showPrevious && !showCurrent && f.Count() != 1 {
+		return
+	}
 	if p.outbox == (ptrace.Traces{}) {
 		p.outbox = ptrace.NewTraces()
 	}
-	t := raceText{r: r}
-	for _, side := range []struct {
-		a    *analysis.Access
-		role string
-	}{{&r.Previous, rolePrevious}, {&r.Current, roleCurrent}} {
-		if p.annotated.add(annotation{trace: side.a.TraceID, span: side.a.SpanID, group: r.Group, role: side.role}) {
-			appendRaceSpan(p.outbox, &t, side.a, side.role)
-			p.raceSpans++
-		}
+	f.Race(&p.race)
+	t := raceText{r: &p.race}
+	if showPrevious {
+		appendRaceSpan(p.outbox, &t, &p.race.Previous, rolePrevious)
+		p.raceSpans++
 	}
-	if r.Count == 1 {
+	if showCurrent {
+		appendRaceSpan(p.outbox, &t, &p.race.Current, roleCurrent)
+		p.raceSpans++
+	}
+	if p.race.Count == 1 {
 		appendFinding(p.outbox, &t)
 	}
 }
