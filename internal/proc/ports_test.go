@@ -2,6 +2,7 @@ package proc
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,11 @@ func TestFreeAddrs(t *testing.T) {
 			t.Fatalf("addresses %v: want 5 distinct loopback ones", addrs)
 		}
 		seen[a] = true
+		// Below the ephemeral range, where outgoing connections take no port.
+		lo, hi := portRange()
+		if port, _ := strconv.Atoi(strings.TrimPrefix(a, "127.0.0.1:")); port < lo || port >= hi {
+			t.Fatalf("%s: want a port in %d-%d", a, lo, hi-1)
+		}
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			t.Fatalf("%s is not free: %v", a, err)
