@@ -6,58 +6,20 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/racewayotel"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
-// eventsPerSpan is how many events the benchmarks add to a span before
-// ending it and starting another, below the SDK's limit of 128 so that no
-// event is evicted.
-const eventsPerSpan = 100
-
-// spans returns a func that returns ctx with a recording span, replaced by
-// a new one every eventsPerSpan calls.
-func spans(b *testing.B, tp trace.TracerProvider, ctx context.Context) func() (context.Context, trace.Span) {
-	tracer := tp.Tracer("bench")
-	var span trace.Span
-	var cur context.Context
-	n := 0
-	b.Cleanup(func() {
-		if span != nil {
-			span.End()
-		}
-	})
-	return func() (context.Context, trace.Span) {
-		if n%eventsPerSpan == 0 {
-			if span != nil {
-				span.End()
-			}
-			cur, span = tracer.Start(ctx, "request")
-		}
-		n++
-		return cur, span
-	}
-}
-
-func newBenchTracker(b *testing.B) (*sdktrace.TracerProvider, *racewayotel.Tracker) {
-	tp := sdktrace.NewTracerProvider()
-	rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()))
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
-	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, rw
-}
-
 // BenchmarkTrack compares a tracking call with a bare span.AddEvent carrying
 // the same attributes, on recording spans of the SDK (no exporter), each
-// given eventsPerSpan events. Compare the sub-benchmarks of one run.
+// given racewaytest.EventsPerSpan events. Compare the sub-benchmarks of one run.
 func BenchmarkTrack(b *testing.B) {
 	b.Run("AddEvent", func(b *testing.B) {
-		tp, _ := newBenchTracker(b)
-		next := spans(b, tp, context.Background())
+		tp, _ := racewaytest.BenchTracker(b)
+		next := racewaytest.Spans(b, tp, context.Background())
 		var seq int64
 		b.ReportAllocs()
 		for b.Loop() {
@@ -68,8 +30,8 @@ func BenchmarkTrack(b *testing.B) {
 	})
 	b.Run("TrackStateChange", func(b *testing.B) {
 		// Contexts that carry a thread, as in a Middleware handler.
-		tp, rw := newBenchTracker(b)
-		next := spans(b, tp, rw.Detach(context.Background()))
+		tp, rw := racewaytest.BenchTracker(b)
+		next := racewaytest.Spans(b, tp, rw.Detach(context.Background()))
 		b.ReportAllocs()
 		for b.Loop() {
 			ctx, _ := next()
@@ -78,8 +40,8 @@ func BenchmarkTrack(b *testing.B) {
 	})
 	b.Run("TrackStateChange/span-only", func(b *testing.B) {
 		// Contexts with a span but no thread: the span's thread is looked up.
-		tp, rw := newBenchTracker(b)
-		next := spans(b, tp, context.Background())
+		tp, rw := racewaytest.BenchTracker(b)
+		next := racewaytest.Spans(b, tp, context.Background())
 		b.ReportAllocs()
 		for b.Loop() {
 			ctx, _ := next()
@@ -109,9 +71,9 @@ func addEvent(span trace.Span, seq int64) {
 // every iteration, timing each, so that both see the same machine load, and
 // reports the ratio of their total times ("track/bare").
 func BenchmarkTrackRatio(b *testing.B) {
-	tp, rw := newBenchTracker(b)
-	bare := spans(b, tp, context.Background())
-	tracked := spans(b, tp, rw.Detach(context.Background()))
+	tp, rw := racewaytest.BenchTracker(b)
+	bare := racewaytest.Spans(b, tp, context.Background())
+	tracked := racewaytest.Spans(b, tp, rw.Detach(context.Background()))
 	var bareTime, trackTime time.Duration
 	var seq int64
 	for b.Loop() {

@@ -6,12 +6,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
+	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/internal/servertest"
-	"github.com/raceway-otel/raceway/racewayotel"
 	"github.com/raceway-otel/raceway/racewayotel/racewayredis"
 )
 
@@ -35,12 +33,17 @@ func BenchmarkCommand(b *testing.B) {
 			plain := redis.NewClient(&redis.Options{Addr: addr})
 			captured := redis.NewClient(&redis.Options{Addr: addr})
 			b.Cleanup(func() { _ = plain.Close(); _ = captured.Close() })
-			plainCtx, plainSpan := benchSpans(b, false, nil)
-			capCtx, capSpan := benchSpans(b, true, func(rw *racewayotel.Tracker) {
-				if err := racewayredis.Instrument(captured, rw); err != nil {
-					b.Fatal(err)
-				}
-			})
+			plainTP := sdktrace.NewTracerProvider()
+			b.Cleanup(func() { _ = plainTP.Shutdown(context.Background()) })
+			plainCtx := context.Background()
+			plainSpan := racewaytest.Spans(b, plainTP, plainCtx)
+			capTP, rw := racewaytest.BenchTracker(b)
+			if err := racewayredis.Instrument(captured, rw); err != nil {
+				b.Fatal(err)
+			}
+			// A logical thread of its own, as a request handler has.
+			capCtx := rw.Detach(context.Background())
+			capSpan := racewaytest.Spans(b, capTP, capCtx)
 			send := func(ctx context.Context, rdb *redis.Client) time.Duration {
 				t0 := time.Now()
 				var err error
@@ -63,7 +66,8 @@ func BenchmarkCommand(b *testing.B) {
 			n := 0
 			b.ReportAllocs()
 			for b.Loop() {
-				pctx, cctx := plainSpan(plainCtx), capSpan(capCtx)
+				pctx, _ := plainSpan()
+				cctx, _ := capSpan()
 				if n++; n%2 == 0 {
 					plainTime += send(pctx, plain)
 					capTime += send(cctx, captured)
@@ -82,50 +86,14 @@ func BenchmarkCommand(b *testing.B) {
 // BenchmarkHook is the capture of a GET alone, the command not sent: what
 // the hook adds to each command.
 func BenchmarkHook(b *testing.B) {
-	var hook redis.ProcessHook
-	ctx, next := benchSpans(b, true, func(rw *racewayotel.Tracker) {
-		hook = racewayredis.NewHook(rw).ProcessHook(func(context.Context, redis.Cmder) error { return nil })
-	})
+	tp, rw := racewaytest.BenchTracker(b)
+	hook := racewayredis.NewHook(rw).ProcessHook(func(context.Context, redis.Cmder) error { return nil })
+	next := racewaytest.Spans(b, tp, rw.Detach(context.Background()))
 	b.ReportAllocs()
 	for b.Loop() {
-		ctx := next(ctx)
+		ctx, _ := next()
 		if err := hook(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// benchSpans returns a context with a logical thread of its own (as a
-// request handler has) and a func that gives it a recording span, a new
-// one every 100 calls. When captured, it creates a Tracker on the spans'
-// TracerProvider and passes it to instrument.
-func benchSpans(b *testing.B, captured bool, instrument func(*racewayotel.Tracker)) (context.Context, func(context.Context) context.Context) {
-	tp := sdktrace.NewTracerProvider()
-	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	ctx := context.Background()
-	if captured {
-		rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()))
-		tp.RegisterSpanProcessor(rw.SpanProcessor())
-		instrument(rw)
-		ctx = rw.Detach(ctx)
-	}
-	tracer := tp.Tracer("bench")
-	var span trace.Span
-	var cur context.Context
-	n := 0
-	b.Cleanup(func() {
-		if span != nil {
-			span.End()
-		}
-	})
-	return ctx, func(ctx context.Context) context.Context {
-		if n%100 == 0 {
-			if span != nil {
-				span.End()
-			}
-			cur, span = tracer.Start(ctx, "request")
-		}
-		n++
-		return cur
 	}
 }

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/raceway-otel/raceway/internal/racewaytest"
 	"github.com/raceway-otel/raceway/internal/servertest"
 	"github.com/raceway-otel/raceway/racewayotel"
 )
@@ -30,10 +29,7 @@ func BenchmarkStatement(b *testing.B) {
 	plain := servertest.OpenDB(b, servertest.PostgresDriver, dsn)
 	servertest.Must(b, plain, "CREATE TABLE products (id int PRIMARY KEY, name text, stock int)",
 		"INSERT INTO products VALUES (42, 'lamp', 1000000)")
-	tp := sdktrace.NewTracerProvider()
-	defer func() { _ = tp.Shutdown(context.Background()) }()
-	rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()))
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
+	tp, rw := racewaytest.BenchTracker(b)
 	captured, err := Open(rw, servertest.PostgresDriver, dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -125,10 +121,7 @@ func alternate(b *testing.B, rw *racewayotel.Tracker, tracer trace.Tracer, plain
 //
 //	go test -run '^$' -bench Capture ./racewayotel/racewaysql
 func BenchmarkCapture(b *testing.B) {
-	tp := sdktrace.NewTracerProvider()
-	defer func() { _ = tp.Shutdown(context.Background()) }()
-	rw := racewayotel.New(racewayotel.WithTracerProvider(tp), racewayotel.WithMeterProvider(metricnoop.NewMeterProvider()))
-	tp.RegisterSpanProcessor(rw.SpanProcessor())
+	tp, rw := racewaytest.BenchTracker(b)
 	tracer := tp.Tracer("bench")
 	captured, plain := newTestConn(b, SystemPostgres).c, newTestConn(b, SystemPostgres).c
 	captured.cap.rw, plain.cap.rw = rw, nil
