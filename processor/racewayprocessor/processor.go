@@ -52,7 +52,6 @@ type racewayProcessor struct {
 	annotated *annotated
 	outbox    ptrace.Traces        // raceway.race spans and findings, sent after unlocking; zero when empty
 	onRace    func(analysis.Found) // handleRace, for DrainEach
-	race      analysis.Race        // handleRace's scratch
 	shutdown  bool
 
 	// Counters not kept by the detector, and the detector's last Stats,
@@ -347,17 +346,18 @@ func (p *racewayProcessor) handleRace(f analysis.Found) {
 	if p.outbox == (ptrace.Traces{}) {
 		p.outbox = ptrace.NewTraces()
 	}
-	f.Race(&p.race)
-	t := raceText{r: &p.race}
+	var r analysis.Race
+	f.Race(&r)
+	t := raceText{r: &r}
 	if showPrevious {
-		appendRaceSpan(p.outbox, &t, &p.race.Previous, rolePrevious)
+		appendRaceSpan(p.outbox, &t, &r.Previous, rolePrevious)
 		p.raceSpans++
 	}
 	if showCurrent {
-		appendRaceSpan(p.outbox, &t, &p.race.Current, roleCurrent)
+		appendRaceSpan(p.outbox, &t, &r.Current, roleCurrent)
 		p.raceSpans++
 	}
-	if p.race.Count == 1 {
+	if r.Count == 1 {
 		appendFinding(p.outbox, &t)
 	}
 }
