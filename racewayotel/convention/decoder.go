@@ -64,12 +64,13 @@ func IsRecord(name string) bool {
 // returns false, and the Decoder ignores the attributes, when the event is not
 // a Raceway record.
 func (d *Decoder) Reset(name string, t time.Time, src Source) bool {
-	after, held := d.ev.After[:0], d.ev.LocksHeld[:0]
-	shared, sharedR := d.ev.SharedLocks[:0], d.ev.SharedRLocks[:0]
-	*d = Decoder{record: IsRecord(name)}
-	if !d.record {
+	if !IsRecord(name) {
+		d.record = false // (what else it holds is not read, and its slices are kept for reuse)
 		return false
 	}
+	after, held := d.ev.After[:0], d.ev.LocksHeld[:0]
+	shared, sharedR := d.ev.SharedLocks[:0], d.ev.SharedRLocks[:0]
+	*d = Decoder{record: true}
 	d.ev = analysis.Event{
 		After:        after,
 		LocksHeld:    held,
