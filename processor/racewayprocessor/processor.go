@@ -187,21 +187,12 @@ func (p *racewayProcessor) analyse(td ptrace.Traces) ptrace.Traces {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
-		src := convention.Source{}
-		srcSet := false
+		src := resourceSource(rs.Resource())
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				if !hasRecord(span) {
-					continue
-				}
-				if !srcSet {
-					src = resourceSource(rs.Resource())
-					srcSet = true
-				}
-				p.decodeSpan(span, src, now)
+				p.decodeSpan(spans.At(k), src, now)
 			}
 		}
 	}
@@ -285,7 +276,6 @@ func (p *racewayProcessor) decodeSpan(span ptrace.Span, src convention.Source, n
 			if ce := p.logger.Check(zap.DebugLevel, "raceway: dropping malformed record"); ce != nil {
 				ce.Write(zap.String("event", truncate(ev.Name())), zap.Error(err))
 			}
-			continue
 		}
 	}
 }
