@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,7 +119,7 @@ func (c *conn) plan(ctx context.Context, st *statement, args []driver.NamedValue
 		if r != "" {
 			return r
 		}
-		x.reads = appendCol(x.reads, i)
+		x.reads = appendColVal(x.reads, colVal{col: i})
 		return ""
 	}
 	for _, cr := range st.whereCols {
@@ -251,16 +252,6 @@ func sameName(a, b name, fold bool) bool {
 	return b.text == strings.ToLower(a.text)
 }
 
-// appendCol adds column i to cols unless it is there.
-func appendCol(cols []colVal, i int) []colVal {
-	for _, c := range cols {
-		if c.col == i {
-			return cols
-		}
-	}
-	return append(cols, colVal{col: i})
-}
-
 // hasKey reports whether output items include every primary key column
 // (or *), so that each result row names itself.
 func hasKey(items []item, t *table, resolve func(colRef) (int, string)) bool {
@@ -302,14 +293,9 @@ func (x *exec) whereKeys(args []driver.NamedValue) ([]string, string) {
 		if !ok {
 			return nil, reasonColumn
 		}
-		pos := -1
-		for p, k := range x.t.pk {
-			if k == i {
-				pos = p
-			}
-		}
+		pos := slices.Index(x.t.pk, i)
 		if pos < 0 {
-			x.reads = appendCol(x.reads, i) // a condition on another column reads it
+			x.reads = appendColVal(x.reads, colVal{col: i}) // a condition on another column reads it
 			continue
 		}
 		var vals []string
@@ -371,7 +357,7 @@ func (x *exec) whereKeys(args []driver.NamedValue) ([]string, string) {
 func dedupe(vals []string) []string {
 	out := make([]string, 0, len(vals))
 	for _, v := range vals {
-		if !containsStr(out, v) {
+		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}
 	}
@@ -381,20 +367,11 @@ func dedupe(vals []string) []string {
 func intersect(a, b []string) []string {
 	out := []string{}
 	for _, v := range a {
-		if containsStr(b, v) {
+		if slices.Contains(b, v) {
 			out = append(out, v)
 		}
 	}
 	return out
-}
-
-func containsStr(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // insertCols resolves INSERT's column list (the table's columns in order
@@ -431,12 +408,7 @@ func (x *exec) insertCols() ([]int, string) {
 func (x *exec) rowKey(cols []int, row []value, args []driver.NamedValue) (string, string) {
 	var b strings.Builder
 	for p, k := range x.t.pk {
-		j := -1
-		for jj, c := range cols {
-			if c == k {
-				j = jj
-			}
-		}
+		j := slices.Index(cols, k)
 		if j < 0 || row[j].kind == valExpr || row[j].kind == valDefault || row[j].kind == valNull {
 			return "", ""
 		}
@@ -551,9 +523,10 @@ func escapeKey(s string) string {
 	if !strings.ContainsAny(s, "%/,") {
 		return s
 	}
-	r := strings.NewReplacer("%", "%25", "/", "%2F", ",", "%2C")
-	return r.Replace(s)
+	return keyEscaper.Replace(s)
 }
+
+var keyEscaper = strings.NewReplacer("%", "%25", "/", "%2F", ",", "%2C")
 
 // record records the accesses of one row, key, of the statement: reads,
 // then writes (a row's read-modify-write in one statement reads first),
@@ -571,7 +544,10 @@ func (x *exec) record(key string, reads, writes []colVal) {
 	s := &x.c.sess
 	row := x.t.prefix + "/" + key
 	xl, rl := s.locksFor(row, x.own)
-	bxl, brl := s.locksFor(row, s.upgrade(row))
+	var bxl, brl []string
+	if len(writes) > 0 {
+		bxl, brl = s.locksFor(row, s.upgrade(row))
+	}
 	skip := x.c.cap.cfg.callerSkip
 	acc := make([]racewayotel.SharedAccess, 0, len(reads)+len(writes))
 	for _, r := range reads {

@@ -269,7 +269,6 @@ func (p *parser) skipExpr(ends []string) string {
 
 // parseWhere reads a WHERE condition into st.keys and st.whereCols.
 func (p *parser) parseWhere(st *statement) string {
-	st.hasWhere = true
 	start := p.pos
 	if r := p.skipExpr(clauseEnd); r != "" {
 		return r

@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"io"
 	"reflect"
+	"slices"
 )
 
 // rows are the result rows of a statement being recorded: each row read
@@ -58,12 +59,7 @@ func (x *exec) wrap(inner driver.Rows) driver.Rows {
 		}
 	}
 	for _, k := range x.t.pk {
-		found := -1
-		for i, c := range r.cols {
-			if c == k {
-				found = i
-			}
-		}
+		found := slices.Index(r.cols, k)
 		if found < 0 {
 			r.key = nil
 			break

@@ -1,6 +1,9 @@
 package racewaysql
 
-import "database/sql/driver"
+import (
+	"database/sql"
+	"database/sql/driver"
+)
 
 // txState is an open transaction as the capture follows it: its isolation
 // level and the row locks it holds until it ends.
@@ -206,19 +209,14 @@ func (s *session) txOptions(opts driver.TxOptions) {
 // values) to the capture's. Levels the capture does not distinguish
 // (snapshot, linearizable) count as the strongest they imply.
 func isolationOf(l driver.IsolationLevel) isolation {
-	switch l {
-	case 1: // LevelReadUncommitted
+	switch sql.IsolationLevel(l) {
+	case sql.LevelReadUncommitted:
 		return isoReadUncommitted
-	case 2: // LevelReadCommitted
+	case sql.LevelReadCommitted, sql.LevelWriteCommitted:
 		return isoReadCommitted
-	case 3, 4: // LevelWriteCommitted, LevelRepeatableRead
-		if l == 3 {
-			return isoReadCommitted
-		}
+	case sql.LevelRepeatableRead, sql.LevelSnapshot:
 		return isoRepeatableRead
-	case 5: // LevelSnapshot
-		return isoRepeatableRead
-	case 6, 7: // LevelSerializable, LevelLinearizable
+	case sql.LevelSerializable, sql.LevelLinearizable:
 		return isoSerializable
 	}
 	return isoDefault

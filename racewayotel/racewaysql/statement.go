@@ -126,7 +126,6 @@ type statement struct {
 
 	keys      []keyCond // WHERE's conjuncts that pin key columns
 	whereCols []colRef  // columns WHERE's other conjuncts read
-	hasWhere  bool
 
 	sets []assignment // UPDATE, and the update part of an upsert
 

@@ -77,12 +77,8 @@ func probeSystem(ctx context.Context, c driver.Conn) (string, error) {
 // queryRow runs query on the driver connection c (not through the capture)
 // and returns its first row, of n columns, or an error when it fails,
 // returns none or another number of columns.
-func queryRow(ctx context.Context, c driver.Conn, n int, query string, args ...any) ([]driver.Value, error) {
-	nv := make([]driver.NamedValue, len(args))
-	for i, a := range args {
-		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
-	}
-	rows, err := rawQuery(ctx, c, query, nv)
+func queryRow(ctx context.Context, c driver.Conn, n int, query string) ([]driver.Value, error) {
+	rows, err := rawQuery(ctx, c, query, nil)
 	if err != nil {
 		return nil, err
 	}
