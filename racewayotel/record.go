@@ -44,7 +44,7 @@ func (r *record) addAfter(e analysis.Epoch) {
 var eventNames = func() []string {
 	names := make([]string, analysis.KindError+1)
 	for k := analysis.KindRead; k <= analysis.KindError; k++ {
-		names[k] = convention.EventPrefix + k.String()
+		names[k] = convention.EventName(k)
 	}
 	return names
 }()

@@ -32,6 +32,8 @@ package racewayamqp
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/propagation"
@@ -70,9 +72,7 @@ func destination(exchange, key string) broker.Destination {
 // and trace context to a copy of msg's headers.
 func Publish(ctx context.Context, rw *racewayotel.Tracker, ch *amqp.Channel, exchange, key string, mandatory, immediate bool, msg amqp.Publishing, opts ...Option) error {
 	headers := make(amqp.Table, len(msg.Headers)+2)
-	for k, v := range msg.Headers {
-		headers[k] = v
-	}
+	maps.Copy(headers, msg.Headers)
 	msg.Headers = headers
 	ctx, span := broker.Send(ctx, rw, broker.NewConfig(opts), destination(exchange, key), &tableCarrier{t: headers})
 	defer span.End()
@@ -112,10 +112,4 @@ func (c *tableCarrier) Get(key string) string {
 
 func (c *tableCarrier) Set(key, value string) { c.t[key] = value }
 
-func (c *tableCarrier) Keys() []string {
-	keys := make([]string, 0, len(c.t))
-	for k := range c.t {
-		keys = append(keys, k)
-	}
-	return keys
-}
+func (c *tableCarrier) Keys() []string { return slices.Collect(maps.Keys(c.t)) }

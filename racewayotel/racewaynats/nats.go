@@ -29,6 +29,8 @@ package racewaynats
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/nats-io/nats.go"
 	"go.opentelemetry.io/otel/propagation"
@@ -109,10 +111,4 @@ type headerCarrier nats.Header
 
 func (c headerCarrier) Get(key string) string { return nats.Header(c).Get(key) }
 func (c headerCarrier) Set(key, value string) { nats.Header(c).Set(key, value) }
-func (c headerCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
-}
+func (c headerCarrier) Keys() []string        { return slices.Collect(maps.Keys(c)) }

@@ -1,6 +1,7 @@
 package racewayredis
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -259,7 +260,7 @@ func (c *call) readValue() {
 
 // mget: MGET key…, the reply lists the values.
 func (c *call) mget() {
-	vals, _ := replyList(c.cmd, c.err)
+	vals := replyList(c.cmd, c.err)
 	for i := 1; i < len(c.args); i++ {
 		k, ok := c.key(i)
 		if !ok {
@@ -442,7 +443,7 @@ func (c *call) fieldReads() {
 	case "hget":
 		vals = []any{reply(c.cmd, c.err)}
 	case "hmget":
-		vals, _ = replyList(c.cmd, c.err)
+		vals = replyList(c.cmd, c.err)
 	}
 	c.add(access{key: k})
 	for i := 2; i < len(c.args); i++ {
@@ -469,12 +470,8 @@ func (c *call) hgetall() {
 		return
 	}
 	c.add(access{key: k})
-	fields, _ := replyFields(c.cmd, c.err)
-	names := make([]string, 0, len(fields))
-	for f := range fields {
-		names = append(names, f)
-	}
-	slices.Sort(names)
+	fields := replyFields(c.cmd, c.err)
+	names := slices.Sorted(maps.Keys(fields))
 	for _, f := range names[:min(len(names), maxFields)] {
 		c.add(access{key: k, field: f, hasField: true, new: fields[f]})
 	}

@@ -1,6 +1,7 @@
 package racewayredis
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -17,14 +18,7 @@ type connState struct {
 func (s *connState) empty() bool { return len(s.watched) == 0 && !s.multi }
 
 // watching reports whether key is WATCHed.
-func (s *connState) watching(key string) bool {
-	for _, w := range s.watched {
-		if w == key {
-			return true
-		}
-	}
-	return false
-}
+func (s *connState) watching(key string) bool { return slices.Contains(s.watched, key) }
 
 // maxStates bounds the goroutines whose connection state is kept. A state
 // is dropped when its transaction ends (EXEC, DISCARD, UNWATCH); past the

@@ -172,34 +172,36 @@ func (h *Hook) command(ctx context.Context, g int64, cmd redis.Cmder, err error,
 		h.rw.CountSkipped(system, c.skip)
 		return
 	}
+	// One location and thread for all of the command's accesses.
+	acc := make([]racewayotel.SharedAccess, 0, len(c.acc))
 	for _, a := range c.acc {
-		h.record(ctx, a, inBlock || (st != nil && st.watching(a.key)))
+		acc = append(acc, h.shared(a, inBlock || (st != nil && st.watching(a.key))))
 	}
+	h.rw.TrackSharedAccesses(ctx, acc)
 }
 
-// record records one access; locked when it holds its key's lock whatever
-// the command (a MULTI/EXEC block, a WATCHed key).
-func (h *Hook) record(ctx context.Context, a access, locked bool) {
-	key := escape(a.key)
-	res := h.prefix + key
-	if a.hasField {
-		res += "#" + a.field
-	}
+// shared returns the shared access that a records; locked when it holds
+// its key's lock whatever the command (a MULTI/EXEC block, a WATCHed key).
+func (h *Hook) shared(a access, locked bool) racewayotel.SharedAccess {
+	key := h.prefix + escape(a.key)
 	sa := racewayotel.SharedAccess{
-		Resource:   res,
+		Resource:   key,
 		Access:     racewayotel.Read,
 		Old:        a.old,
 		New:        a.new,
 		OldSeen:    a.oldSeen,
 		CallerSkip: callerSkip,
 	}
+	if a.hasField {
+		sa.Resource += "#" + a.field
+	}
 	if a.write {
 		sa.Access = racewayotel.Write
 	}
 	if a.locked || locked {
-		sa.Locks = []string{h.prefix + key}
+		sa.Locks = []string{key}
 	}
-	h.rw.TrackSharedAccess(ctx, sa)
+	return sa
 }
 
 // connCommand handles the commands that change what the connection's
@@ -251,11 +253,12 @@ func (h *Hook) change(g int64, f func(*connState)) {
 func (h *Hook) transaction(ctx context.Context, g int64, cmds []redis.Cmder, err error) {
 	exec := cmds[len(cmds)-1]
 	execErr := exec.Err()
-	if execErr == nil || errors.Is(execErr, redis.TxFailedErr) || errors.Is(err, redis.TxFailedErr) || redis.IsExecAbortError(execErr) {
+	aborted := errors.Is(err, redis.TxFailedErr) || errors.Is(execErr, redis.TxFailedErr)
+	if execErr == nil || aborted || redis.IsExecAbortError(execErr) {
 		h.change(g, func(s *connState) { s.watched = nil })
 	}
 	switch {
-	case errors.Is(err, redis.TxFailedErr) || errors.Is(execErr, redis.TxFailedErr):
+	case aborted:
 		h.rw.CountSkipped(system, reasonAborted)
 		return
 	case execErr != nil || cmds[0].Err() != nil:

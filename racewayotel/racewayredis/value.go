@@ -136,32 +136,33 @@ func element(v any) any {
 	return nil
 }
 
-// replyList returns the elements of an array reply (MGET, HMGET).
-func replyList(cmd redis.Cmder, err error) ([]any, bool) {
+// replyList returns the elements of an array reply (MGET, HMGET), or nil.
+func replyList(cmd redis.Cmder, err error) []any {
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	switch c := cmd.(type) {
 	case *redis.SliceCmd:
-		return c.Val(), true
+		return c.Val()
 	case *redis.StringSliceCmd:
 		v := c.Val()
 		out := make([]any, len(v))
 		for i, s := range v {
 			out[i] = s
 		}
-		return out, true
+		return out
 	case *redis.Cmd:
-		v, ok := c.Val().([]any)
-		return v, ok
+		v, _ := c.Val().([]any)
+		return v
 	}
-	return nil, false
+	return nil
 }
 
-// replyFields returns the fields and values of a hash reply (HGETALL).
-func replyFields(cmd redis.Cmder, err error) (map[string]any, bool) {
+// replyFields returns the fields and values of a hash reply (HGETALL), or
+// nil.
+func replyFields(cmd redis.Cmder, err error) map[string]any {
 	if err != nil {
-		return nil, false
+		return nil
 	}
 	switch c := cmd.(type) {
 	case *redis.MapStringStringCmd:
@@ -169,7 +170,7 @@ func replyFields(cmd redis.Cmder, err error) (map[string]any, bool) {
 		for f, v := range c.Val() {
 			out[f] = v
 		}
-		return out, true
+		return out
 	case *redis.Cmd:
 		switch v := c.Val().(type) {
 		case map[any]any: // RESP3
@@ -179,7 +180,7 @@ func replyFields(cmd redis.Cmder, err error) (map[string]any, bool) {
 					out[fs] = element(x)
 				}
 			}
-			return out, true
+			return out
 		case []any: // RESP2: field, value, field, value…
 			out := make(map[string]any, len(v)/2)
 			for i := 0; i+1 < len(v); i += 2 {
@@ -187,10 +188,10 @@ func replyFields(cmd redis.Cmder, err error) (map[string]any, bool) {
 					out[fs] = element(v[i+1])
 				}
 			}
-			return out, true
+			return out
 		}
 	}
-	return nil, false
+	return nil
 }
 
 // applied reports whether a conditional command (SET NX, SETNX, HSETNX,
