@@ -7,11 +7,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // FreeAddrs returns n distinct loopback addresses (127.0.0.1:port) that
-// were free when it returned: it keeps each port's listener open until all
-// n are chosen, so that they differ.
+// were free when it returned and that no earlier call in this process
+// returned, so that addresses picked by separate calls differ too.
 //
 // The ports are picked at random below the kernel's ephemeral range (see
 // portRange). A port in that range, which binding port 0 would give, can be
@@ -21,20 +22,34 @@ import (
 // among the range's thousands of ports.
 func FreeAddrs(n int) ([]string, error) {
 	lo, hi := portRange()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	addrs := make([]string, 0, n)
 	for try := 0; len(addrs) < n; try++ {
 		if try == 100*n {
 			return nil, fmt.Errorf("picking %d free loopback ports in %d-%d: %d found in %d tries", n, lo, hi-1, len(addrs), try)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lo+rand.IntN(hi-lo)))
+		port := lo + rand.IntN(hi-lo)
+		if handedOut.ports[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			continue // in use
 		}
 		defer ln.Close()
+		handedOut.ports[port] = true
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs, nil
 }
+
+// handedOut holds the ports FreeAddrs has returned in this process (at most
+// the few thousand of portRange).
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // portRange returns the ports FreeAddrs picks from, lo to hi-1: from 20000
 // up to the start of Linux's ephemeral range (ip_local_port_range), or to

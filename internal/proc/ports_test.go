@@ -33,3 +33,19 @@ func TestFreeAddrs(t *testing.T) {
 		t.Fatalf("got %d addresses, want 5", len(addrs))
 	}
 }
+
+// TestFreeAddrsApart: separate calls never return the same address (1,000
+// random picks among the range's ports would repeat one almost surely).
+func TestFreeAddrsApart(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		addrs, err := FreeAddrs(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[addrs[0]] {
+			t.Fatalf("%s returned twice", addrs[0])
+		}
+		seen[addrs[0]] = true
+	}
+}
