@@ -157,12 +157,13 @@ func step(s string) { fmt.Printf("\n==> %s\n", s) }
 // it: a child of the racing span.
 func printRaceSpans(ctx context.Context, s *stack.Stack, f stack.Finding) error {
 	for _, side := range []stack.Side{f.Previous, f.Current} {
-		rs, err := stack.WaitRaceSpans(ctx, s.Jaeger, side.TraceID, []string{side.SpanID}, 30*time.Second)
+		match := func(r stack.RaceSpan) bool { return r.Parent == side.SpanID && r.Var == f.Var && r.Kind == f.Kind }
+		rs, err := stack.WaitRaceSpans(ctx, s.Jaeger, side.TraceID, match, 30*time.Second)
 		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			if r.Parent == side.SpanID && r.Var == f.Var && r.Kind == f.Kind {
+			if match(r) {
 				fmt.Printf("  request trace %s: span \"raceway.race\" %s, child of %q %s\n  %s/api/traces/%s\n",
 					r.TraceID, r.SpanID, r.ParentName, r.Parent, s.Jaeger.QueryURL(), r.TraceID)
 				break

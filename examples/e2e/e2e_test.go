@@ -155,13 +155,16 @@ func TestBank(t *testing.T) {
 	// race, a child of its racing span, linked to the finding
 	// (GET /api/traces/{id}).
 	for _, side := range []stack.Side{lost.Previous, lost.Current} {
-		rs, err := stack.WaitRaceSpans(ctx, s.Jaeger, side.TraceID, []string{side.SpanID}, 30*time.Second)
+		match := func(r stack.RaceSpan) bool {
+			return r.Parent == side.SpanID && r.Var == lost.Var && r.Kind == lost.Kind
+		}
+		rs, err := stack.WaitRaceSpans(ctx, s.Jaeger, side.TraceID, match, 30*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
 		found := false
 		for _, r := range rs {
-			if r.Parent != side.SpanID || r.Var != lost.Var || r.Kind != lost.Kind {
+			if !match(r) {
 				continue
 			}
 			found = true

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/raceway-otel/raceway/internal/jaegertest"
@@ -16,7 +17,7 @@ type RaceSpan struct {
 	Service         string // the racing span's service
 	Parent          string // the racing span (the CHILD_OF reference)
 	ParentName      string // its operation name, when the trace has it
-	Var, Kind, Role string
+	Var, Kind       string
 	// Finding is the link to the finding trace (a FOLLOWS_FROM reference).
 	Finding jaegertest.Reference
 	Start   time.Time
@@ -45,7 +46,7 @@ func RaceSpans(ctx context.Context, j *jaegertest.Instance, traceID string) ([]R
 		}
 		rs := RaceSpan{
 			TraceID: t.TraceID, SpanID: sp.SpanID, Service: t.ServiceName(sp),
-			Var: str(convention.RaceVar), Kind: str(convention.RaceKind), Role: str("raceway.race.role"),
+			Var: str(convention.RaceVar), Kind: str(convention.RaceKind),
 			Start: time.UnixMicro(sp.StartTime),
 		}
 		for _, r := range sp.References {
@@ -62,29 +63,21 @@ func RaceSpans(ctx context.Context, j *jaegertest.Instance, traceID string) ([]R
 }
 
 // WaitRaceSpans polls Jaeger until the trace traceID has a raceway.race span
-// that is a child of each span in parents, or until timeout; it returns the
-// trace's raceway.race spans it last saw.
-func WaitRaceSpans(ctx context.Context, j *jaegertest.Instance, traceID string, parents []string, timeout time.Duration) ([]RaceSpan, error) {
+// that match selects (a race may show on one span under several, one per
+// distinct race and role, and they need not arrive together), or until
+// timeout; it returns the trace's raceway.race spans it last saw.
+func WaitRaceSpans(ctx context.Context, j *jaegertest.Instance, traceID string, match func(RaceSpan) bool, timeout time.Duration) ([]RaceSpan, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		rs, err := RaceSpans(ctx, j, traceID)
-		missing := ""
-		if err == nil {
-			for _, p := range parents {
-				if !hasRaceSpanUnder(rs, p) {
-					missing = p
-					break
-				}
-			}
-			if missing == "" {
-				return rs, nil
-			}
+		if err == nil && slices.ContainsFunc(rs, match) {
+			return rs, nil
 		}
 		if time.Now().After(deadline) {
 			if err != nil {
 				return rs, err
 			}
-			return rs, fmt.Errorf("after %s, trace %s has no raceway.race span under span %s (it has %d raceway.race spans)", timeout, traceID, missing, len(rs))
+			return rs, fmt.Errorf("after %s, trace %s has no such raceway.race span (it has %d: %+v)", timeout, traceID, len(rs), rs)
 		}
 		select {
 		case <-ctx.Done():
@@ -92,13 +85,4 @@ func WaitRaceSpans(ctx context.Context, j *jaegertest.Instance, traceID string, 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func hasRaceSpanUnder(rs []RaceSpan, parent string) bool {
-	for _, r := range rs {
-		if r.Parent == parent {
-			return true
-		}
-	}
-	return false
 }
