@@ -34,12 +34,7 @@ func badCases() []badCase {
 		}
 		return out
 	}
-	putSlice := func(a pcommon.Map, key string, elems []string) {
-		s := a.PutEmptySlice(key)
-		for _, e := range elems {
-			s.AppendEmpty().SetStr(e)
-		}
-	}
+	putSlice := func(a pcommon.Map, key string, elems []string) { pdataAttrs(a).StrSlice(key, elems) }
 	return []badCase{
 		// Garbled and oversized clocks.
 		{name: "garbled thread id", mutate: func(a pcommon.Map, _ analysis.ThreadID) { a.PutStr(convention.ThreadID, "not-a-thread!") }},
@@ -126,17 +121,16 @@ func TestBadInputOverOTLP(t *testing.T) {
 	env := baseEnv(t, cs.addr)
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"))
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
-	reasons := func(m stack.Metrics) (malformed, noProcess float64, state string) {
+	// reasons returns the two decode error counters, whether both are
+	// exported, and a description.
+	reasons := func(m stack.Metrics) (malformed, noProcess float64, exported bool, state string) {
 		malformed, okM := m.Find(metricDecodeErrors, "reason", "malformed")
 		noProcess, okP := m.Find(metricDecodeErrors, "reason", "no_process_identity")
-		return malformed, noProcess, fmt.Sprintf("decode errors: malformed %.0f (exported %v), no_process_identity %.0f (exported %v)", malformed, okM, noProcess, okP)
+		return malformed, noProcess, okM && okP, fmt.Sprintf("decode errors: malformed %.0f (exported %v), no_process_identity %.0f (exported %v)", malformed, okM, noProcess, okP)
 	}
 	waitFor(col, 20*time.Second, "the decode error counters are not exported at 0 before any input", func() (bool, string) {
-		m := scrape(t, env)
-		_, okM := m.Find(metricDecodeErrors, "reason", "malformed")
-		_, okP := m.Find(metricDecodeErrors, "reason", "no_process_identity")
-		malformed, noProcess, state := reasons(m)
-		return okM && okP && malformed == 0 && noProcess == 0, state
+		malformed, noProcess, exported, state := reasons(scrape(t, env))
+		return exported && malformed == 0 && noProcess == 0, state
 	})
 
 	const v = "accounts.grace.balance"
@@ -201,11 +195,11 @@ func TestBadInputOverOTLP(t *testing.T) {
 	m := scrape(t, env)
 	waitFor(col, 20*time.Second, "decode errors are not counted", func() (bool, string) {
 		m = scrape(t, env)
-		malformed, noProcess, state := reasons(m)
+		malformed, noProcess, _, state := reasons(m)
 		return int(malformed) >= len(cases) && int(noProcess) >= anonymous && int(m.Sum(metricAnalysed)) == 6,
 			fmt.Sprintf("%s, want %d and %d; analysed %.0f, want 6", state, len(cases), anonymous, m.Sum(metricAnalysed))
 	})
-	if malformed, noProcess, state := reasons(m); int(malformed) != len(cases) || int(noProcess) != anonymous {
+	if malformed, noProcess, _, state := reasons(m); int(malformed) != len(cases) || int(noProcess) != anonymous {
 		col.fatalf("%s, want %d (one per bad record) and %d (one per anonymous write)", state, len(cases), anonymous)
 	}
 	for name := range cs.findings() {
@@ -271,7 +265,7 @@ func TestBadInputOverOTLP(t *testing.T) {
 		col.fatalf("the collector exited")
 	}
 	col.checkNoPanic()
-	_, _, state := reasons(m)
+	_, _, _, state := reasons(m)
 	t.Logf("RESULT bad input: one export of %d bytes with 6 good spans (a lost update), %d spans with one malformed record each "+
 		"and %d anonymous writes: %s, analysed %.0f, findings %v, bad spans passed on unchanged %d/%d; garbage OTLP/HTTP bodies refused %v",
 		size, len(cases), anonymous, state, m.Sum(metricAnalysed), cs.findings(), seen, len(cases), statuses)

@@ -60,8 +60,6 @@ const (
 	metricLate         = "otelcol_processor_raceway_late_events"
 	metricRaces        = "otelcol_processor_raceway_races_found"
 	metricDistinct     = "otelcol_processor_raceway_distinct_races"
-	metricRaceSpans    = "otelcol_processor_raceway_race_spans"
-	metricPending      = "otelcol_processor_raceway_records_pending"
 	metricRefused      = "otelcol_receiver_refused_spans"
 	metricAccepted     = "otelcol_receiver_accepted_spans"
 )

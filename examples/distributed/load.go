@@ -24,8 +24,8 @@ func load(ctx context.Context, cfg loadConfig) error {
 		return fmt.Errorf("-gateway: %w", err)
 	}
 	for _, m := range []string{cfg.orders, cfg.inventory} {
-		if m != modeRacy && m != modeLocked && m != modeAtomic {
-			return fmt.Errorf("stock mode %q: want racy, locked or atomic", m)
+		if err := checkMode(m); err != nil {
+			return err
 		}
 	}
 	checkout := fmt.Sprintf("/checkout?product=%d&orders=%s&inventory=%s", cfg.product, cfg.orders, cfg.inventory)

@@ -39,6 +39,15 @@ const (
 	modeAtomic = "atomic" // UPDATE … SET stock = stock - 1: one statement the database serialises
 )
 
+// checkMode returns an error unless mode is one of the stock modes.
+func checkMode(mode string) error {
+	switch mode {
+	case modeRacy, modeLocked, modeAtomic:
+		return nil
+	}
+	return fmt.Errorf("stock mode %q: want racy, locked or atomic", mode)
+}
+
 // products are the rows the example creates, each with this initial stock.
 var products = []int{42, 43, 44, 45}
 
@@ -131,7 +140,7 @@ func (s *store) decrement(ctx context.Context, product int, mode string, racy fu
 		_, err := s.db.ExecContext(ctx, "UPDATE products SET stock = stock - 1 WHERE id = $1", product)
 		return err
 	}
-	return fmt.Errorf("stock mode %q: want racy, locked or atomic", mode)
+	return checkMode(mode)
 }
 
 // holdStock is orders' racy decrement: it reads the stock, pauses (the

@@ -102,17 +102,6 @@ func Findings(ctx context.Context, j *jaegertest.Instance) ([]Finding, error) {
 	return out, nil
 }
 
-// Since returns the findings whose accesses both happened at or after t.
-func Since(fs []Finding, t time.Time) []Finding {
-	var out []Finding
-	for _, f := range fs {
-		if !f.Start.Before(t) {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // WaitFindings polls Jaeger until the findings that match keep have stopped
 // changing for settle (and at least atLeast are there), or until timeout; it
 // returns the last findings it saw.
