@@ -60,16 +60,11 @@ func demo(args []string) error {
 	if err != nil {
 		return err
 	}
-	bankAddr := "127.0.0.1:8081"
-	if *freePorts {
-		addrs, err := proc.FreeAddrs(1)
-		if err != nil {
-			return err
-		}
-		bankAddr = addrs[0]
-	} else if err := stack.CheckFree(bankAddr); err != nil {
+	addrs, err := listenAddrs(*freePorts, "127.0.0.1:8081")
+	if err != nil {
 		return err
 	}
+	bankAddr := addrs[0]
 	query := s.Jaeger.QueryURL()
 	fmt.Printf("Jaeger:          %s (API: %s/api/services)\n", query, query)
 	fmt.Printf("otelcol-raceway: OTLP %s and %s, own metrics %s\n", s.OTLPGRPC, s.OTLPHTTP, s.MetricsURL)
@@ -118,15 +113,8 @@ func demo(args []string) error {
 		return fmt.Errorf("racy bank: %w", err)
 	}
 	step(fmt.Sprintf("%d distinct races found in the racy bank", len(racy)))
-	for i, f := range racy {
-		fmt.Printf("\nRace %d of %d: %s\n", i+1, len(racy), f.Name)
-		fmt.Printf("  finding trace %s\n  %s/api/traces/%s\n", f.TraceID, query, f.TraceID)
-		if err := printRaceSpans(ctx, s, f); err != nil {
-			return fmt.Errorf("racy bank: %w", err)
-		}
-		for line := range strings.SplitSeq(strings.TrimRight(f.Report, "\n"), "\n") {
-			fmt.Println("  " + line)
-		}
+	if err := printFindings(s, racy, func(f stack.Finding) error { return printRaceSpans(ctx, s, f) }); err != nil {
+		return fmt.Errorf("racy bank: %w", err)
 	}
 
 	fixedStart, err := run("fixed")
@@ -151,6 +139,39 @@ func demo(args []string) error {
 }
 
 func step(s string) { fmt.Printf("\n==> %s\n", s) }
+
+// listenAddrs returns the addresses a demo's services listen on: fixed, each
+// checked to be free, or as many free ones picked at random.
+func listenAddrs(free bool, fixed ...string) ([]string, error) {
+	if free {
+		return proc.FreeAddrs(len(fixed))
+	}
+	for _, a := range fixed {
+		if err := stack.CheckFree(a); err != nil {
+			return nil, err
+		}
+	}
+	return fixed, nil
+}
+
+// printFindings prints each finding: its name, its finding trace in
+// Jaeger, what more (if not nil) prints, and its report.
+func printFindings(s *stack.Stack, fs []stack.Finding, more func(stack.Finding) error) error {
+	query := s.Jaeger.QueryURL()
+	for i, f := range fs {
+		fmt.Printf("\nRace %d of %d: %s\n", i+1, len(fs), f.Name)
+		fmt.Printf("  finding trace %s\n  %s/api/traces/%s\n", f.TraceID, query, f.TraceID)
+		if more != nil {
+			if err := more(f); err != nil {
+				return err
+			}
+		}
+		for line := range strings.SplitSeq(strings.TrimRight(f.Report, "\n"), "\n") {
+			fmt.Println("  " + line)
+		}
+	}
+	return nil
+}
 
 // printRaceSpans prints, for both accesses of f, the raceway.race span that
 // shows the race inside the access's request trace, as Jaeger's API returns

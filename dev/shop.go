@@ -36,17 +36,9 @@ func shopDemo(ctx context.Context, s *stack.Stack, root, db string, freePorts bo
 	if err != nil {
 		return err
 	}
-	addrs := []string{"127.0.0.1:8093", "127.0.0.1:8092", "127.0.0.1:8091"} // inventory, orders, gateway
-	if freePorts {
-		if addrs, err = proc.FreeAddrs(len(addrs)); err != nil {
-			return err
-		}
-	} else {
-		for _, a := range addrs {
-			if err := stack.CheckFree(a); err != nil {
-				return err
-			}
-		}
+	addrs, err := listenAddrs(freePorts, "127.0.0.1:8093", "127.0.0.1:8092", "127.0.0.1:8091") // inventory, orders, gateway
+	if err != nil {
+		return err
 	}
 	where := "a SQLite file, " + strings.TrimPrefix(db, "sqlite:")
 	if !sqlite {
@@ -117,13 +109,8 @@ func shopDemo(ctx context.Context, s *stack.Stack, root, db string, freePorts bo
 		return fmt.Errorf("racy shop: %w", err)
 	}
 	step(fmt.Sprintf("%d distinct races found on the stock row, with no tracking call written for it", len(racy)))
-	query := s.Jaeger.QueryURL()
-	for i, f := range racy {
-		fmt.Printf("\nRace %d of %d: %s\n", i+1, len(racy), f.Name)
-		fmt.Printf("  Jaeger trace %s\n  %s/api/traces/%s\n", f.TraceID, query, f.TraceID)
-		for line := range strings.SplitSeq(strings.TrimRight(f.Report, "\n"), "\n") {
-			fmt.Println("  " + line)
-		}
+	if err := printFindings(s, racy, nil); err != nil {
+		return err
 	}
 
 	how := "in a transaction that reads with SELECT … FOR UPDATE"
