@@ -96,14 +96,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		if hasCtx {
 			return ec.ExecContext(ctx, query, args)
 		}
-		vals, err := namedToValues(args)
-		if err != nil {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return e.Exec(query, vals)
+		return callOld(ctx, args, func(vals []driver.Value) (driver.Result, error) { return e.Exec(query, vals) })
 	})
 }
 
@@ -118,14 +111,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		if hasCtx {
 			return qc.QueryContext(ctx, query, args)
 		}
-		vals, err := namedToValues(args)
-		if err != nil {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return q.Query(query, vals)
+		return callOld(ctx, args, func(vals []driver.Value) (driver.Rows, error) { return q.Query(query, vals) })
 	})
 }
 

@@ -41,15 +41,8 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		if e, ok := s.inner.(driver.StmtExecContext); ok {
 			return e.ExecContext(ctx, args)
 		}
-		vals, err := namedToValues(args)
-		if err != nil {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		//lint:ignore SA1019 the wrapped driver has only the old interface
-		return s.inner.Exec(vals)
+		return callOld(ctx, args, s.inner.Exec)
 	})
 }
 
@@ -58,15 +51,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		if q, ok := s.inner.(driver.StmtQueryContext); ok {
 			return q.QueryContext(ctx, args)
 		}
-		vals, err := namedToValues(args)
-		if err != nil {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		//lint:ignore SA1019 the wrapped driver has only the old interface
-		return s.inner.Query(vals)
+		return callOld(ctx, args, s.inner.Query)
 	})
 }
 

@@ -142,6 +142,21 @@ func (r *stmtRows) Close() error {
 	return errors.Join(r.Rows.Close(), r.stmt.Close())
 }
 
+// callOld calls f, a method of a driver's old interfaces (which take no
+// context), with args converted for it, unless ctx is done: what
+// database/sql does for a driver without the context methods.
+func callOld[T any](ctx context.Context, args []driver.NamedValue, f func([]driver.Value) (T, error)) (T, error) {
+	vals, err := namedToValues(args)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return f(vals)
+}
+
 // namedToValues converts arguments for the drivers' old interfaces, as
 // database/sql does: they take no names.
 func namedToValues(named []driver.NamedValue) ([]driver.Value, error) {
