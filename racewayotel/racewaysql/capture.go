@@ -33,6 +33,10 @@ type exec struct {
 	ctx context.Context
 	st  *statement
 	t   *table
+	key catalogKey // t's in the catalog
+	// stale is set when t lacks a column the statement names and the
+	// catalog forgot it as looked up too long ago: plan tries once more.
+	stale bool
 	// keys are the rows WHERE pins (SELECT, UPDATE, DELETE) or that VALUES
 	// inserts (INSERT: one per row, "" when the row's key is not given); nil
 	// when WHERE pins none.
@@ -89,8 +93,25 @@ func (c *conn) start(ctx context.Context, st *statement, query string, args []dr
 	return x, ""
 }
 
-// plan resolves a statement against its table and arguments.
+// plan resolves a statement against its table and arguments. When the
+// table, as cached, lacks a column the statement names, it may have been
+// altered since: plan tries once more with the table as the catalog has it
+// now (see catalog).
 func (c *conn) plan(ctx context.Context, st *statement, args []driver.NamedValue) (*exec, string) {
+	x, reason := c.planWith(ctx, st, args)
+	if x != nil && x.stale {
+		x, reason = c.planWith(ctx, st, args)
+	}
+	if reason != "" {
+		return nil, reason
+	}
+	return x, ""
+}
+
+// planWith resolves a statement against its table as the catalog has it
+// now. It returns why the statement is skipped, if it is, and the exec
+// whenever the table was found (its stale field tells plan to try again).
+func (c *conn) planWith(ctx context.Context, st *statement, args []driver.NamedValue) (*exec, string) {
 	s := &c.sess
 	t, k, err := c.cap.catalog.lookup(ctx, c.inner, s.system, s.database, st.table)
 	switch {
@@ -99,23 +120,12 @@ func (c *conn) plan(ctx context.Context, st *statement, args []driver.NamedValue
 	case err != nil:
 		return nil, reasonCatalog
 	}
-	x := &exec{c: c, ctx: ctx, st: st, t: t}
-	resolve := func(cr colRef) (int, string) {
-		if !x.targets(cr.qual) {
-			return 0, reasonColumn
-		}
-		i, ok := t.column(cr.col)
-		if !ok {
-			c.cap.catalog.forget(k) // the table may have been altered
-			return 0, reasonColumn
-		}
-		return i, ""
-	}
+	x := &exec{c: c, ctx: ctx, st: st, t: t, key: k}
 	addRead := func(cr colRef, upsert bool) string {
 		if upsert && cr.qual.text != "" && !x.targets(cr.qual) {
 			return "" // EXCLUDED.col, new.col: the proposed row, not a read
 		}
-		i, r := resolve(cr)
+		i, r := x.column(cr)
 		if r != "" {
 			return r
 		}
@@ -124,13 +134,13 @@ func (c *conn) plan(ctx context.Context, st *statement, args []driver.NamedValue
 	}
 	for _, cr := range st.whereCols {
 		if r := addRead(cr, false); r != "" {
-			return nil, r
+			return x, r
 		}
 	}
 	if st.kind != kindInsert {
 		keys, r := x.whereKeys(args)
 		if r != "" {
-			return nil, r
+			return x, r
 		}
 		x.keys = keys
 	}
@@ -146,28 +156,28 @@ func (c *conn) plan(ctx context.Context, st *statement, args []driver.NamedValue
 			if it.star || it.other {
 				continue
 			}
-			if _, r := resolve(it.col); r != "" {
-				return nil, r
+			if _, r := x.column(it.col); r != "" {
+				return x, r
 			}
 		}
-		if x.keys == nil && !hasKey(st.items, t, resolve) {
-			return nil, reasonNoKey
+		if x.keys == nil && !x.hasKey(st.items) {
+			return x, reasonNoKey
 		}
 	case kindUpdate, kindDelete:
 		x.txLock = lockExclusive
 		for _, a := range st.sets {
-			i, r := resolve(a.col)
+			i, r := x.column(a.col)
 			if r != "" {
-				return nil, r
+				return x, r
 			}
 			for _, cr := range a.reads {
 				if r := addRead(cr, false); r != "" {
-					return nil, r
+					return x, r
 				}
 			}
 			v, r := argValue(a.val, args)
 			if r != "" {
-				return nil, r
+				return x, r
 			}
 			x.writes = append(x.writes, colVal{col: i, val: v})
 		}
@@ -176,32 +186,32 @@ func (c *conn) plan(ctx context.Context, st *statement, args []driver.NamedValue
 				x.writes = append(x.writes, colVal{col: i})
 			}
 		}
-		if x.keys == nil && !hasKey(st.returning, t, resolve) {
-			return nil, reasonNoKey
+		if x.keys == nil && !x.hasKey(st.returning) {
+			return x, reasonNoKey
 		}
 	case kindInsert:
 		x.txLock = lockExclusive
 		for _, a := range st.sets {
-			if _, r := resolve(a.col); r != "" {
-				return nil, r
+			if _, r := x.column(a.col); r != "" {
+				return x, r
 			}
 			for _, cr := range a.reads {
 				if r := addRead(cr, true); r != "" {
-					return nil, r
+					return x, r
 				}
 			}
 		}
 		cols, r := x.insertCols()
 		if r != "" {
-			return nil, r
+			return x, r
 		}
 		if len(st.rows) > maxKeys {
-			return nil, reasonTooMany
+			return x, reasonTooMany
 		}
 		for _, row := range st.rows {
 			key, r := x.rowKey(cols, row, args)
 			if r != "" {
-				return nil, r
+				return x, r
 			}
 			x.keys = append(x.keys, key)
 			// Every column of a new row is written; those the statement
@@ -252,21 +262,42 @@ func sameName(a, b name, fold bool) bool {
 	return b.text == strings.ToLower(a.text)
 }
 
+// column returns the index of the column cr names in the statement's table,
+// or reasonColumn (see missingColumn).
+func (x *exec) column(cr colRef) (int, string) {
+	if !x.targets(cr.qual) {
+		return 0, reasonColumn
+	}
+	i, ok := x.t.column(cr.col)
+	if !ok {
+		return 0, x.missingColumn()
+	}
+	return i, ""
+}
+
+// missingColumn returns reasonColumn for a column the table lacks, first
+// making the catalog forget the table if it was looked up long enough ago:
+// it may have been altered since.
+func (x *exec) missingColumn() string {
+	x.stale = x.stale || x.c.cap.catalog.forgetStale(x.key)
+	return reasonColumn
+}
+
 // hasKey reports whether output items include every primary key column
 // (or *), so that each result row names itself.
-func hasKey(items []item, t *table, resolve func(colRef) (int, string)) bool {
+func (x *exec) hasKey(items []item) bool {
 	for _, it := range items {
 		if it.star {
 			return true
 		}
 	}
-	for _, k := range t.pk {
+	for _, k := range x.t.pk {
 		found := false
 		for _, it := range items {
 			if it.other || it.star {
 				continue
 			}
-			if i, r := resolve(it.col); r == "" && i == k {
+			if i, r := x.column(it.col); r == "" && i == k {
 				found = true
 			}
 		}
@@ -286,12 +317,9 @@ func (x *exec) whereKeys(args []driver.NamedValue) ([]string, string) {
 	}
 	per := make([][]string, len(x.t.pk))
 	for _, kc := range x.st.keys {
-		if !x.targets(kc.col.qual) {
-			return nil, reasonColumn
-		}
-		i, ok := x.t.column(kc.col.col)
-		if !ok {
-			return nil, reasonColumn
+		i, r := x.column(kc.col)
+		if r != "" {
+			return nil, r
 		}
 		pos := slices.Index(x.t.pk, i)
 		if pos < 0 {
@@ -384,19 +412,16 @@ func (x *exec) insertCols() ([]int, string) {
 		}
 		for _, row := range x.st.rows {
 			if len(row) != len(cols) {
-				return nil, reasonColumn
+				return nil, x.missingColumn()
 			}
 		}
 		return cols, ""
 	}
 	cols := make([]int, len(x.st.insertCols))
 	for j, cr := range x.st.insertCols {
-		if !x.targets(cr.qual) {
-			return nil, reasonColumn
-		}
-		i, ok := x.t.column(cr.col)
-		if !ok {
-			return nil, reasonColumn
+		i, r := x.column(cr)
+		if r != "" {
+			return nil, r
 		}
 		cols[j] = i
 	}

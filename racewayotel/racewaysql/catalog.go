@@ -61,8 +61,10 @@ type catalogEntry struct {
 // up once each through the connection that first needs them. It is
 // bounded: two generations of at most maxTables/2 tables, the older
 // dropped when the newer is full. A table the catalog does not know is
-// asked again after negativeTTL (it may be created), and a known one when
-// a statement names a column it lacks (it may have been altered).
+// asked again after recheckAfter (it may be created), and a known one when
+// a statement names a column it lacks (it may have been altered), at most
+// once per recheckAfter (so that a name no catalog lists, as SQLite's
+// rowid, does not cost a catalog query per statement).
 type catalog struct {
 	mu       sync.Mutex
 	cur, old map[catalogKey]catalogEntry
@@ -70,8 +72,8 @@ type catalog struct {
 }
 
 const (
-	maxTables   = 1024
-	negativeTTL = 5 * time.Second
+	maxTables    = 1024
+	recheckAfter = 5 * time.Second
 )
 
 func (c *catalog) get(k catalogKey) (catalogEntry, bool) {
@@ -100,19 +102,28 @@ func (c *catalog) putLocked(k catalogKey, e catalogEntry) {
 	c.cur[k] = e
 }
 
-// forget drops k, so that the next statement looks the table up again.
-func (c *catalog) forget(k catalogKey) {
+// forgetStale drops k if it was looked up more than recheckAfter ago, so
+// that the next lookup asks the database again, and reports whether it did.
+func (c *catalog) forgetStale(k catalogKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	e, ok := c.cur[k]
+	if !ok {
+		e, ok = c.old[k]
+	}
+	if !ok || time.Since(e.checked) < recheckAfter {
+		return false
+	}
 	delete(c.cur, k)
 	delete(c.old, k)
+	return true
 }
 
 // lookup returns the table that ref names on database db of system sys,
 // asking conn's catalog when it is not cached.
 func (c *catalog) lookup(ctx context.Context, conn driver.Conn, sys, db string, ref tableRef) (*table, catalogKey, error) {
 	k := catalogKey{database: db, schema: catalogName(sys, ref.schema), table: catalogName(sys, ref.table)}
-	if e, ok := c.get(k); ok && (e.t != nil || time.Since(e.checked) < negativeTTL) {
+	if e, ok := c.get(k); ok && (e.t != nil || time.Since(e.checked) < recheckAfter) {
 		if e.t == nil {
 			return nil, k, errNoTable
 		}

@@ -27,6 +27,9 @@
 //     the catalog through the connection that first needs them (PostgreSQL's
 //     pg_catalog, MySQL's information_schema, SQLite's pragma_table_info),
 //     cached for up to 1,024 tables; [WithPrimaryKey] declares them instead.
+//     A statement that names a column the cached table lacks (the table was
+//     altered) makes the capture ask again, at most once per table every 5
+//     seconds, and is captured if the column is there now.
 //
 // # What is recorded
 //

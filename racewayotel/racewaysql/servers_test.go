@@ -162,6 +162,18 @@ func TestServers(t *testing.T) {
 			n := sys.System + "/" + dbName + "/notes/1"
 			check("new row", []string{"W " + n + ".id ->1", "W " + n + ".body ->hi"})
 
+			// A column added after the capture looked the table up: the
+			// statement naming it makes the catalog look again (at most once
+			// per recheckAfter, hence the aging), and is captured.
+			servertest.Must(t, admin, "ALTER TABLE products ADD COLUMN price int")
+			ageCatalog(db)
+			span("altered table", func(ctx context.Context) error {
+				_, err := db.ExecContext(ctx, q("INSERT INTO products (id, name, stock, price) VALUES (?, ?, ?, ?)"), 43, "desk", 1, 250)
+				return err
+			})
+			p43 := sys.System + "/" + dbName + "/products/43"
+			check("altered table", []string{"W " + p43 + ".id ->43", "W " + p43 + ".name ->desk", "W " + p43 + ".stock ->1", "W " + p43 + ".price ->250"})
+
 			span("skipped", func(ctx context.Context) error {
 				rows, err := db.QueryContext(ctx, "SELECT p.stock FROM products p JOIN order_items o ON o.product_id = p.id")
 				if err != nil {
@@ -218,5 +230,19 @@ func TestServers(t *testing.T) {
 				check("serializable", []string{"R " + p + ".stock 18" + lk})
 			}
 		})
+	}
+}
+
+// ageCatalog makes the tables that db's capture has looked up look as if
+// looked up recheckAfter ago.
+func ageCatalog(db *sql.DB) {
+	c := &db.Driver().(*wrappedDriver).cap.catalog
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range []map[catalogKey]catalogEntry{c.cur, c.old} {
+		for k, e := range m {
+			e.checked = e.checked.Add(-recheckAfter)
+			m[k] = e
+		}
 	}
 }
