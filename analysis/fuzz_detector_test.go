@@ -187,6 +187,14 @@ func (d *Detector) checkBounds() error {
 	if d.sched.n != len(d.sched.byEpoch) {
 		return fmt.Errorf("%d pending counted, %d indexed", d.sched.n, len(d.sched.byEpoch))
 	}
+	for name, err := range map[string]error{
+		"threads": d.threads.check(), "variables": d.vars.check(),
+		"snapshots": d.snaps.byEpoch.check(), "groups": d.groups.byID.check(),
+	} {
+		if err != nil {
+			return fmt.Errorf("table of %s: %v", name, err)
+		}
+	}
 	for e := d.threads.head; e != nil; e = e.next {
 		t := &e.val
 		if err := checkClock(t.clk, cfg.MaxClockEntries); err != nil {
@@ -262,6 +270,22 @@ func (s *scheduler) drained() error {
 	if s.n != 0 || len(s.byEpoch) != 0 || len(s.bySync) != 0 || len(s.waiting) != 0 || s.nextReady() != nil {
 		return fmt.Errorf("scheduler not empty: %d pending, %d by epoch, %d by strand, %d threads waited for",
 			s.n, len(s.byEpoch), len(s.bySync), len(s.waiting))
+	}
+	return nil
+}
+
+// check checks the recency map's invariant: its list holds exactly the
+// entries of its map.
+func (r *recency[K, V]) check() error {
+	n := 0
+	for e := r.head; e != nil; e = e.next {
+		if r.byKey[e.key] != e {
+			return fmt.Errorf("listed entry %v is not the map's", e.key)
+		}
+		n++
+	}
+	if n != len(r.byKey) {
+		return fmt.Errorf("%d entries listed, %d in the map", n, len(r.byKey))
 	}
 	return nil
 }
