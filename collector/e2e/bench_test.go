@@ -91,7 +91,9 @@ type benchCollector struct {
 	env    map[string]string
 	col    *collector
 	client ptraceotlp.GRPCClient
+	gc     *gcMeter
 	cpu    float64
+	gcCPU  float64
 	rss    int64
 }
 
@@ -99,14 +101,17 @@ func startBenchCollector(b *testing.B, bin string, env map[string]string, overla
 	s := startSink(b, "", func(string) bool { return false })
 	e := baseEnv(b, s.addr)
 	e["RACEWAY_LOG_LEVEL"] = "warn"
+	e["GODEBUG"] = "gctrace=1" // for gcMeter
 	for k, v := range env {
 		e[k] = v
 	}
-	col := startCollector(b, bin, e, demoConfig(b, "otelcol-raceway.yaml"), writeOverlay(b, overlay))
-	return &benchCollector{sink: s, env: e, col: col, client: dial(b, e["RACEWAY_OTLP_GRPC"])}
+	gc := new(gcMeter)
+	col := startCollectorEcho(b, bin, e, gc, demoConfig(b, "otelcol-raceway.yaml"), writeOverlay(b, overlay))
+	return &benchCollector{sink: s, env: e, col: col, client: dial(b, e["RACEWAY_OTLP_GRPC"]), gc: gc}
 }
 
-// mark reads the process's CPU time and resident set now.
+// mark reads the process's CPU time, its garbage collector's CPU time and
+// its resident set now.
 func (c *benchCollector) mark(b *testing.B) {
 	mem, err := stack.ReadProcMemory(c.col.pid())
 	if err != nil {
@@ -116,6 +121,8 @@ func (c *benchCollector) mark(b *testing.B) {
 	if c.cpu, err = stack.ProcCPU(c.col.pid()); err != nil {
 		b.Fatal(err)
 	}
+	gc, _ := c.gc.read()
+	c.gcCPU = gc.Seconds()
 }
 
 // BenchmarkCollectorCPUPerSpan drives the real otelcol-raceway, built by ocb
@@ -213,12 +220,16 @@ func BenchmarkCollectorCPUPerSpan(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				gc, _ := c.c.gc.read()
 				c.c.cpu = (cpu - c.c.cpu) * 1e9 / spans
+				c.c.gcCPU = (gc.Seconds() - c.c.gcCPU) * 1e9 / spans
 				c.c.rss = max(mem.Peak-c.c.rss, 0)
 				b.ReportMetric(c.c.cpu, "cpu-ns/span-"+c.name)
+				b.ReportMetric(c.c.gcCPU, "gc-cpu-ns/span-"+c.name)
 				b.ReportMetric(float64(c.c.rss)/inFlight, "peak-RSS-B/trace-"+c.name)
 			}
 			b.ReportMetric(with.cpu/without.cpu, "cpu-ratio")
+			b.ReportMetric((with.cpu-with.gcCPU)/(without.cpu-without.gcCPU), "cpu-ratio-besides-gc")
 			b.ReportMetric(inFlight, "traces-in-flight")
 		})
 	}

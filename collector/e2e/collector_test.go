@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +75,13 @@ type collector struct {
 // in env) accept connections.
 func startCollector(t testing.TB, bin string, env map[string]string, configs ...string) *collector {
 	t.Helper()
+	return startCollectorEcho(t, bin, env, nil, configs...)
+}
+
+// startCollectorEcho is startCollector with the collector's output copied
+// to echo as well.
+func startCollectorEcho(t testing.TB, bin string, env map[string]string, echo io.Writer, configs ...string) *collector {
+	t.Helper()
 	var args, vars []string
 	for _, c := range configs {
 		args = append(args, "--config", c)
@@ -81,7 +89,7 @@ func startCollector(t testing.TB, bin string, env map[string]string, configs ...
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	p, err := proc.Start("otelcol-raceway", "", vars, nil, bin, args...)
+	p, err := proc.Start("otelcol-raceway", "", vars, echo, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

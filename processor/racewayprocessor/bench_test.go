@@ -124,8 +124,9 @@ func BenchmarkProcessor(b *testing.B) {
 		runtime.GC()
 		return bufs
 	}
-	perSpan := func(b *testing.B) {
+	perSpan := func(b *testing.B, sink *exporterSink) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchSpans), "ns/span")
+		b.ReportMetric(float64(sink.bytes)/float64(b.N*benchSpans), "out-B/span")
 	}
 
 	b.Run("without", func(b *testing.B) {
@@ -143,7 +144,7 @@ func BenchmarkProcessor(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		perSpan(b)
+		perSpan(b, sink)
 	})
 
 	b.Run("with", func(b *testing.B) {
@@ -173,7 +174,7 @@ func BenchmarkProcessor(b *testing.B) {
 		if err := p.Shutdown(ctx); err != nil {
 			b.Fatal(err)
 		}
-		perSpan(b)
+		perSpan(b, sink)
 		b.StopTimer()
 		s := p.det.Stats()
 		b.ReportMetric(float64(s.Races)/float64(b.N), "races/batch")
