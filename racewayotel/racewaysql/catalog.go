@@ -15,7 +15,8 @@ import (
 // table is what the capture knows of a table: its columns and primary key,
 // spelled as the catalog spells them, and the prefix of its rows' names.
 type table struct {
-	prefix string   // "<system>/<database>/<table>", the table qualified by its schema when not the default one
+	name   string   // the table as resource names spell it: qualified by its schema in PostgreSQL when that is not public
+	prefix string   // "<system>/<database>/<name>"
 	cols   []string // in table order
 	pk     []int    // indexes into cols, in key order
 	fold   bool     // column names compare case-insensitively (MySQL, SQLite)
@@ -134,7 +135,7 @@ func (c *catalog) lookup(ctx context.Context, conn driver.Conn, sys, db string, 
 		return nil, k, err // not cached: asked again next time
 	}
 	if t != nil {
-		if key, ok := c.declared[strings.TrimPrefix(t.prefix, sys+"/"+db+"/")]; ok {
+		if key, ok := c.declared[t.name]; ok {
 			t.pk = t.pk[:0]
 			for _, col := range key {
 				i, ok := t.columnNamed(col)
@@ -246,14 +247,14 @@ WHERE m.type = 'table' AND m.name = ? COLLATE NOCASE ORDER BY p.cid`
 	for _, k := range key {
 		t.pk = append(t.pk, k.col)
 	}
-	qualified := tableName
+	t.name = tableName
 	if sys == SystemPostgres && schemaName != "public" {
-		qualified = schemaName + "." + tableName
+		t.name = schemaName + "." + tableName
 	}
 	if sys == SystemMySQL {
-		db = schemaName
+		db = schemaName // a MySQL schema is a database
 	}
-	t.prefix = sys + "/" + db + "/" + qualified
+	t.prefix = sys + "/" + db + "/" + t.name
 	return t, nil
 }
 

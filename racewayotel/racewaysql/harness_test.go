@@ -78,7 +78,7 @@ func newTestConn(t testing.TB, system string) *testConn {
 		db = "/data/shop.db"
 	}
 	for _, tt := range testTables {
-		tab := &table{prefix: system + "/" + db + "/" + tt.name, cols: tt.cols, fold: system != SystemPostgres}
+		tab := &table{name: tt.name, prefix: system + "/" + db + "/" + tt.name, cols: tt.cols, fold: system != SystemPostgres}
 		for i := range tt.pk {
 			tab.pk = append(tab.pk, i)
 		}

@@ -77,8 +77,9 @@ func WithDatabase(name string) Option {
 }
 
 // WithPrimaryKey declares the columns that identify the rows of table (as
-// it appears in resource names: "products", or "schema.table" for a
-// PostgreSQL schema other than public), instead of the table's primary key
+// it appears in resource names after the database: "products", or
+// "schema.table" for a PostgreSQL schema other than public; a MySQL table
+// by its name alone, in whichever database), instead of the table's primary key
 // as the catalog says: for a table without one, or to name rows by another
 // unique key. The table's columns are still asked of the catalog.
 func WithPrimaryKey(table string, columns ...string) Option {

@@ -246,3 +246,66 @@ func ageCatalog(db *sql.DB) {
 		}
 	}
 }
+
+// TestDeclaredKeys names the rows of tables without a primary key by the
+// columns WithPrimaryKey declares, on the real servers: a table of the
+// connection's own database, and one of a PostgreSQL schema or of another
+// MySQL database, declared as resource names spell them.
+func TestDeclaredKeys(t *testing.T) {
+	for _, sys := range servertest.Databases {
+		t.Run(sys.System, func(t *testing.T) {
+			dbName, dsn := sys.Open(t)
+			admin := servertest.OpenDB(t, sys.Driver, dsn)
+			servertest.Must(t, admin,
+				"CREATE TABLE events (code varchar(16), body varchar(64))",
+				"INSERT INTO events VALUES ('a', 'x')")
+			opts := []Option{WithPrimaryKey("events", "code")}
+			// other is a table elsewhere: its statement, its declaration and
+			// its resource name's prefix.
+			var other struct{ table, declared, prefix string }
+			switch sys.System {
+			case SystemPostgres:
+				servertest.Must(t, admin, "CREATE SCHEMA ledger")
+				other.table, other.declared = "ledger.audit", "ledger.audit"
+				other.prefix = sys.System + "/" + dbName + "/ledger.audit"
+			case SystemMySQL:
+				otherDB, _ := servertest.MySQL(t)
+				other.table, other.declared = otherDB+".audit", "audit"
+				other.prefix = sys.System + "/" + otherDB + "/audit"
+			}
+			if other.table != "" {
+				servertest.Must(t, admin,
+					"CREATE TABLE "+other.table+" (code varchar(16), body varchar(64))",
+					"INSERT INTO "+other.table+" VALUES ('b', 'y')")
+				opts = append(opts, WithPrimaryKey(other.declared, "code"))
+			}
+
+			r := newRecorder(t, "shop-1")
+			db, err := Open(r.rw, sys.Driver, dsn, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			exec := func(query string, args ...any) {
+				t.Helper()
+				ctx, sp := r.tracer.Start(context.Background(), "update")
+				defer sp.End()
+				if _, err := db.ExecContext(ctx, placeholders(sys.System, query), args...); err != nil {
+					t.Fatalf("%s: %v", query, err)
+				}
+			}
+			exec("UPDATE events SET body = ? WHERE code = ?", "x2", "a")
+			want := []string{"W " + sys.System + "/" + dbName + "/events/a.body ->x2"}
+			if other.table != "" {
+				exec("UPDATE "+other.table+" SET body = ? WHERE code = ?", "y2", "b")
+				want = append(want, "W "+other.prefix+"/b.body ->y2")
+			}
+			if got := r.records(); !slices.Equal(got, want) {
+				t.Errorf("records:%s\nwant:%s", lines(got), lines(want))
+			}
+			if got := r.skipped(); len(got) != 0 {
+				t.Errorf("skipped %v", got)
+			}
+		})
+	}
+}
