@@ -19,7 +19,9 @@ func (t *Tracker) PropagationHeaders(ctx context.Context) map[string]string {
 	if t == nil {
 		return map[string]string{}
 	}
-	send := t.track(ctx, &record{kind: analysis.KindSend, loc: callerLocation(1)})
+	// Located at the first caller outside racewayotel: the application's
+	// call, also when it goes through racewaynats or racewayamqp.
+	send := t.track(ctx, &record{kind: analysis.KindSend, loc: callerOutside(nil)})
 	bag := withClock(baggage.FromContext(ctx), send)
 	carrier := propagation.MapCarrier{}
 	t.cfg.propagators.Inject(baggage.ContextWithBaggage(ctx, bag), carrier)

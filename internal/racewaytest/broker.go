@@ -2,6 +2,8 @@ package racewaytest
 
 import (
 	"context"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +54,7 @@ func ConsumeAMQP(t testing.TB, rw *racewayotel.Tracker, queue string, opts []rac
 // "send …"): a consumer after its producer's publish.
 func CheckConsumedAfterSend(t testing.TB, prod, cons *Service, span string) {
 	t.Helper()
+	_, caller, _, _ := runtime.Caller(1) // the test, which sent the message
 	cons.WaitSpans(t, span, 1)
 	var sends []string
 	for _, r := range prod.Records() {
@@ -59,6 +62,9 @@ func CheckConsumedAfterSend(t testing.TB, prod, cons *Service, span string) {
 			sends = append(sends, r.Epoch())
 			if !strings.HasPrefix(r.Span, "send ") {
 				t.Errorf("%s: the send is on span %q, want the producer span", prod.Name, r.Span)
+			}
+			if file := r.Str(convention.CodeFilePath); filepath.Base(file) != filepath.Base(caller) {
+				t.Errorf("%s: the send is located in %s, want the sender's call site in %s", prod.Name, file, filepath.Base(caller))
 			}
 		}
 	}
