@@ -27,7 +27,7 @@ func demo(args []string) error {
 	transfers := fs.Int("n", 20, "transfers per run (1 to 1000)")
 	keep := fs.Bool("keep", false, "keep Jaeger and the collector running after the demo, until Ctrl-C")
 	verbose := fs.Bool("v", false, "show the collector's and Jaeger's output")
-	db := fs.String("db", "", "the shop's database: a postgres:// URL on loopback (default: a new SQLite file)")
+	db := fs.String("db", "", "the shop's database on loopback: a postgres:// URL or mysql: and a go-sql-driver/mysql DSN (default: a new SQLite file)")
 	_ = fs.Parse(args)
 	*transfers = min(max(*transfers, 1), 1000)
 

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // to read the stock the demo left
+	// The drivers that read the stock the demo left.
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/raceway-otel/raceway/internal/proc"
@@ -41,7 +43,10 @@ func shopDemo(ctx context.Context, s *stack.Stack, root, db string, freePorts bo
 		return err
 	}
 	where := "a SQLite file, " + strings.TrimPrefix(db, "sqlite:")
-	if !sqlite {
+	switch {
+	case strings.HasPrefix(db, "mysql:"):
+		where = "MariaDB (or MySQL)"
+	case !sqlite:
 		where = "PostgreSQL"
 	}
 	step("The shop: gateway → orders → inventory, three processes sharing " + where + " through racewaysql")
@@ -136,9 +141,12 @@ func shopDemo(ctx context.Context, s *stack.Stack, root, db string, freePorts bo
 // readStock reads a product's stock with a plain connection: the demo's
 // own look, not the shop's.
 func readStock(ctx context.Context, db string, product int) (int, error) {
-	driver, source := "pgx", db
+	driver, source, query := "pgx", db, "SELECT stock FROM products WHERE id = $1"
 	if path, ok := strings.CutPrefix(db, "sqlite:"); ok {
 		driver, source = "sqlite", "file:"+path+"?_pragma=busy_timeout(5000)"
+	}
+	if dsn, ok := strings.CutPrefix(db, "mysql:"); ok {
+		driver, source, query = "mysql", dsn, "SELECT stock FROM products WHERE id = ?"
 	}
 	conn, err := sql.Open(driver, source)
 	if err != nil {
@@ -146,6 +154,6 @@ func readStock(ctx context.Context, db string, product int) (int, error) {
 	}
 	defer conn.Close()
 	var stock int
-	err = conn.QueryRowContext(ctx, "SELECT stock FROM products WHERE id = $1", product).Scan(&stock)
+	err = conn.QueryRowContext(ctx, query, product).Scan(&stock)
 	return stock, err
 }

@@ -2,13 +2,14 @@
 // gateway → orders → inventory, each instrumented with otelhttp and
 // racewayotel, sharing a real database, and a load driver.
 //
-//	distributed serve -service inventory -listen 127.0.0.1:8093 [-db sqlite:/tmp/shop.db | -db postgres://…]
+//	distributed serve -service inventory -listen 127.0.0.1:8093 [-db sqlite:/tmp/shop.db | -db postgres://… | -db 'mysql:root@tcp(127.0.0.1:3306)/test']
 //	distributed serve -service orders    -listen 127.0.0.1:8092 -next http://127.0.0.1:8093 [-db …]
 //	distributed serve -service gateway   -listen 127.0.0.1:8091 -next http://127.0.0.1:8092 [-db …]
 //	distributed load -gateway http://127.0.0.1:8091 -n 20 -concurrency 4 [-product 42 -orders racy -inventory racy]
 //
 // The services open the database (by default a SQLite file in the
-// temporary directory; PostgreSQL with -db postgres://…) through
+// temporary directory; PostgreSQL with -db postgres://…, MariaDB or MySQL
+// with -db mysql: and a go-sql-driver/mysql DSN) through
 // racewaysql, so that every statement records the rows it reads and
 // writes: no tracking call is written for them. What they do, and what
 // Raceway must conclude:
@@ -56,7 +57,7 @@ func main() {
 		fs.StringVar(&cfg.service, "service", "", "gateway, orders or inventory")
 		fs.StringVar(&cfg.listen, "listen", "", "address to listen on (loopback)")
 		fs.StringVar(&cfg.next, "next", "", "URL of the next service (gateway and orders)")
-		fs.StringVar(&cfg.db, "db", defaultDB, "the shop's database: sqlite:PATH or postgres://… (loopback)")
+		fs.StringVar(&cfg.db, "db", defaultDB, "the shop's database: sqlite:PATH, postgres://… or mysql:DSN (loopback)")
 		_ = fs.Parse(os.Args[2:])
 		err = serve(ctx, cfg)
 	case "load":
@@ -82,7 +83,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: distributed serve -service gateway|orders|inventory -listen addr [-next url] [-db sqlite:PATH|postgres://…]\n"+
+	fmt.Fprintln(os.Stderr, "usage: distributed serve -service gateway|orders|inventory -listen addr [-next url] [-db sqlite:PATH|postgres://…|mysql:DSN]\n"+
 		"       distributed load [-gateway url] [-n checkouts] [-concurrency c] [-product id] [-orders mode] [-inventory mode] [-audits n] [-notify=false]")
 	os.Exit(2)
 }

@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"   // MariaDB and MySQL, as "mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, as "pgx"
 	_ "modernc.org/sqlite"             // SQLite, pure Go, as "sqlite"
 
@@ -25,11 +28,22 @@ var defaultDB = "sqlite:" + filepath.Join(os.TempDir(), "raceway-shop.db")
 
 // store is the shop's database, opened through racewaysql: every statement
 // records its shared reads and writes, with no tracking call here. Its
-// statements number their parameters ($1, $2…), which PostgreSQL and
-// SQLite both read.
+// statements number their parameters ($1, $2…, in order), which PostgreSQL
+// and SQLite read; for MySQL, q turns them into ?.
 type store struct {
 	db     *sql.DB
-	sqlite bool
+	system string // "sqlite", "postgres" or "mysql"
+}
+
+// dollarParam is a numbered parameter, $1.
+var dollarParam = regexp.MustCompile(`\$[0-9]+`)
+
+// q returns query in the database's spelling.
+func (s *store) q(query string) string {
+	if s.system == "mysql" {
+		return dollarParam.ReplaceAllString(query, "?")
+	}
+	return query
 }
 
 // Stock modes: how a service read-modify-writes a product's stock.
@@ -53,20 +67,21 @@ var products = []int{42, 43, 44, 45}
 
 const initialStock = 1000
 
-// openStore opens the database dsn names, "sqlite:PATH" or a postgres://
-// URL, through racewaysql, and creates the shop's tables and rows if they
-// are missing (with a plain connection: the setup is not the application's
-// shared state).
+// openStore opens the database dsn names (see parseDB) through
+// racewaysql, and creates the shop's tables and rows if they are missing
+// (with a plain connection: the setup is not the application's shared
+// state).
 func openStore(ctx context.Context, rw *racewayotel.Tracker, dsn string) (*store, error) {
-	driver, source, sqlite, err := parseDB(dsn)
+	system, source, err := parseDB(dsn)
 	if err != nil {
 		return nil, err
 	}
-	if err := setup(ctx, driver, source); err != nil {
+	driver := map[string]string{"sqlite": "sqlite", "postgres": "pgx", "mysql": "mysql"}[system]
+	if err := setup(ctx, system, driver, source); err != nil {
 		return nil, err
 	}
 	var opts []racewaysql.Option
-	if sqlite {
+	if system == "sqlite" {
 		// The file's path would be its name; every service opens the same
 		// file, so they agree on this shorter one.
 		opts = append(opts, racewaysql.WithDatabase("shop"))
@@ -75,35 +90,53 @@ func openStore(ctx context.Context, rw *racewayotel.Tracker, dsn string) (*store
 	if err != nil {
 		return nil, err
 	}
-	return &store{db: db, sqlite: sqlite}, nil
+	return &store{db: db, system: system}, nil
 }
 
-// parseDB turns -db into a driver name and its data source name.
-func parseDB(dsn string) (driver, source string, sqlite bool, err error) {
+// parseDB turns -db into the database system and the data source name of
+// its driver: "sqlite:PATH", a postgres:// URL, or "mysql:" and a
+// go-sql-driver/mysql DSN (MariaDB or MySQL).
+func parseDB(dsn string) (system, source string, err error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
 		if path == "" {
-			return "", "", false, errors.New("-db sqlite: needs a file path")
+			return "", "", errors.New("-db sqlite: needs a file path")
 		}
 		// WAL lets readers run while one writer writes; writers wait up to
 		// 5 s for each other; transactions take the write lock when they
 		// begin (BEGIN IMMEDIATE), so that two of them never deadlock.
-		return "sqlite", "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", true, nil
+		return "sqlite", "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "", "", false, fmt.Errorf("-db: %w", err)
+			return "", "", fmt.Errorf("-db: %w", err)
 		}
 		if err := loopbackHost(u.Hostname()); err != nil {
-			return "", "", false, fmt.Errorf("-db: %w", err)
+			return "", "", fmt.Errorf("-db: %w", err)
 		}
-		return "pgx", dsn, false, nil
+		return "postgres", dsn, nil
+	case strings.HasPrefix(dsn, "mysql:"):
+		cfg, err := mysql.ParseDSN(strings.TrimPrefix(dsn, "mysql:"))
+		if err != nil {
+			return "", "", fmt.Errorf("-db: %w", err)
+		}
+		host, _, err := net.SplitHostPort(cfg.Addr)
+		if err != nil || cfg.Net != "tcp" {
+			return "", "", fmt.Errorf("-db: %q: want a TCP address on loopback", cfg.Addr)
+		}
+		if err := loopbackHost(host); err != nil {
+			return "", "", fmt.Errorf("-db: %w", err)
+		}
+		// An UPDATE then reports the rows it matched, which the capture
+		// needs (see racewaysql).
+		cfg.ClientFoundRows = true
+		return "mysql", cfg.FormatDSN(), nil
 	}
-	return "", "", false, fmt.Errorf("-db %q: want sqlite:PATH or postgres://…", dsn)
+	return "", "", fmt.Errorf("-db %q: want sqlite:PATH, postgres://… or mysql:DSN", dsn)
 }
 
-func setup(ctx context.Context, driver, source string) error {
+func setup(ctx context.Context, system, driver, source string) error {
 	db, err := sql.Open(driver, source)
 	if err != nil {
 		return err
@@ -120,6 +153,9 @@ func setup(ctx context.Context, driver, source string) error {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO products (id, name, stock) VALUES (%d, 'lamp %d', %d) ON CONFLICT DO NOTHING", id, id, initialStock))
 	}
 	for _, s := range stmts {
+		if system == "mysql" { // which spells ON CONFLICT DO NOTHING as INSERT IGNORE
+			s = strings.Replace(strings.TrimSuffix(s, " ON CONFLICT DO NOTHING"), "INSERT INTO", "INSERT IGNORE INTO", 1)
+		}
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("setting up the database: %s: %w", s, err)
 		}
@@ -137,7 +173,7 @@ func (s *store) decrement(ctx context.Context, product int, mode string, racy fu
 	case modeLocked:
 		return s.decrementLocked(ctx, product)
 	case modeAtomic:
-		_, err := s.db.ExecContext(ctx, "UPDATE products SET stock = stock - 1 WHERE id = $1", product)
+		_, err := s.db.ExecContext(ctx, s.q("UPDATE products SET stock = stock - 1 WHERE id = $1"), product)
 		return err
 	}
 	return checkMode(mode)
@@ -148,11 +184,11 @@ func (s *store) decrement(ctx context.Context, product int, mode string, racy fu
 // these that overlap both read the same value, and one decrement is lost.
 func (s *store) holdStock(ctx context.Context, product int) error {
 	var stock int
-	if err := s.db.QueryRowContext(ctx, "SELECT stock FROM products WHERE id = $1", product).Scan(&stock); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.q("SELECT stock FROM products WHERE id = $1"), product).Scan(&stock); err != nil {
 		return err
 	}
 	time.Sleep(pause)
-	_, err := s.db.ExecContext(ctx, "UPDATE products SET stock = $1 WHERE id = $2", stock-1, product)
+	_, err := s.db.ExecContext(ctx, s.q("UPDATE products SET stock = $1 WHERE id = $2"), stock-1, product)
 	return err
 }
 
@@ -163,13 +199,13 @@ func (s *store) takeStock(ctx context.Context, product int) error {
 		id, stock int
 		name      string
 	}
-	err := s.db.QueryRowContext(ctx, "SELECT id, name, stock FROM products WHERE id = $1", product).Scan(&p.id, &p.name, &p.stock)
+	err := s.db.QueryRowContext(ctx, s.q("SELECT id, name, stock FROM products WHERE id = $1"), product).Scan(&p.id, &p.name, &p.stock)
 	if err != nil {
 		return err
 	}
 	time.Sleep(pause)
 	p.stock--
-	_, err = s.db.ExecContext(ctx, "UPDATE products SET name = $1, stock = $2 WHERE id = $3", p.name, p.stock, p.id)
+	_, err = s.db.ExecContext(ctx, s.q("UPDATE products SET name = $1, stock = $2 WHERE id = $3"), p.name, p.stock, p.id)
 	return err
 }
 
@@ -185,15 +221,15 @@ func (s *store) decrementLocked(ctx context.Context, product int) error {
 	}
 	defer tx.Rollback()
 	query := "SELECT stock FROM products WHERE id = $1 FOR UPDATE"
-	if s.sqlite {
+	if s.system == "sqlite" {
 		query = "SELECT stock FROM products WHERE id = $1"
 	}
 	var stock int
-	if err := tx.QueryRowContext(ctx, query, product).Scan(&stock); err != nil {
+	if err := tx.QueryRowContext(ctx, s.q(query), product).Scan(&stock); err != nil {
 		return err
 	}
 	time.Sleep(pause)
-	if _, err := tx.ExecContext(ctx, "UPDATE products SET stock = $1 WHERE id = $2", stock-1, product); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q("UPDATE products SET stock = $1 WHERE id = $2"), stock-1, product); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -201,6 +237,6 @@ func (s *store) decrementLocked(ctx context.Context, product int) error {
 
 // writeAudit writes the audit row.
 func (s *store) writeAudit(ctx context.Context, v int) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE audit SET last = $1 WHERE id = 1", v)
+	_, err := s.db.ExecContext(ctx, s.q("UPDATE audit SET last = $1 WHERE id = 1"), v)
 	return err
 }

@@ -225,7 +225,7 @@ func TestBank(t *testing.T) {
 }
 
 // TestDistributed runs the distributed example's three services on a real
-// database, SQLite and PostgreSQL in turn, through racewaysql: the stock
+// database, SQLite, PostgreSQL and MariaDB in turn, through racewaysql: the stock
 // scenarios of docs/design.md ("Data stores") end to end, with no tracking
 // call written for the rows, and the example's other scenarios.
 func TestDistributed(t *testing.T) {
@@ -238,6 +238,10 @@ func TestDistributed(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) {
 		name, dsn := servertest.Postgres(t)
 		distributed(t, s, root, bin, dsn, "postgres/"+name, false)
+	})
+	t.Run("mariadb", func(t *testing.T) {
+		name, dsn := servertest.MySQL(t)
+		distributed(t, s, root, bin, "mysql:"+dsn, "mysql/"+name, false)
 	})
 }
 
