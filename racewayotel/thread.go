@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/raceway-otel/raceway/analysis"
+	"github.com/raceway-otel/raceway/racewayotel/internal/twogen"
 )
 
 // thread is a logical thread: one sequential strand of execution, run by one
@@ -206,8 +207,8 @@ const (
 )
 
 type goroutineShard struct {
-	mu       sync.Mutex
-	cur, old map[int64]*goroutine
+	mu sync.Mutex
+	m  twogen.Map[int64, *goroutine]
 }
 
 // peek returns the state of goroutine g, or nil if it has none.
@@ -218,10 +219,8 @@ func (gt *goroutineTable) peek(g int64) *goroutine {
 	s := &gt.shards[uint64(g)%goroutineShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gr := s.cur[g]; gr != nil {
-		return gr
-	}
-	return s.old[g]
+	gr, _ := s.m.Peek(g)
+	return gr
 }
 
 // get returns the state of goroutine g, creating it if needed.
@@ -229,17 +228,11 @@ func (gt *goroutineTable) get(g int64) *goroutine {
 	s := &gt.shards[uint64(g)%goroutineShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gr := s.cur[g]; gr != nil {
-		return gr
-	}
-	gr := s.old[g]
-	if gr == nil {
+	gr, ok := s.m.Get(g, goroutineShardCap)
+	if !ok {
 		gr = &goroutine{}
+		s.m.Put(g, gr, goroutineShardCap)
 	}
-	if s.cur == nil || len(s.cur) >= goroutineShardCap {
-		s.old, s.cur = s.cur, make(map[int64]*goroutine, goroutineShardCap)
-	}
-	s.cur[g] = gr
 	return gr
 }
 
@@ -247,8 +240,8 @@ func (gt *goroutineTable) get(g int64) *goroutine {
 // but no thread. It is bounded like goroutineTable: two generations of at
 // most maxBindings/2 spans, the older dropped when the newer is full.
 type bindingTable struct {
-	mu       sync.Mutex
-	cur, old map[spanKey]*thread
+	mu sync.Mutex
+	m  twogen.Map[spanKey, *thread]
 }
 
 const maxBindings = 1 << 16
@@ -257,17 +250,11 @@ const maxBindings = 1 << 16
 func (b *bindingTable) bind(k spanKey, newThread func() *thread) *thread {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if th := b.cur[k]; th != nil {
-		return th
-	}
-	th := b.old[k]
-	if th == nil {
+	th, ok := b.m.Get(k, maxBindings/2)
+	if !ok {
 		th = newThread()
+		b.m.Put(k, th, maxBindings/2)
 	}
-	if b.cur == nil || len(b.cur) >= maxBindings/2 {
-		b.old, b.cur = b.cur, make(map[spanKey]*thread)
-	}
-	b.cur[k] = th
 	return th
 }
 

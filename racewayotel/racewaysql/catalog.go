@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/raceway-otel/raceway/racewayotel/internal/twogen"
 )
 
 // table is what the capture knows of a table: its columns and primary key,
@@ -68,7 +70,7 @@ type catalogEntry struct {
 // rowid, does not cost a catalog query per statement).
 type catalog struct {
 	mu       sync.Mutex
-	cur, old map[catalogKey]catalogEntry
+	tables   twogen.Map[catalogKey, catalogEntry]
 	declared map[string][]string // WithPrimaryKey: table → key columns
 }
 
@@ -80,27 +82,13 @@ const (
 func (c *catalog) get(k catalogKey) (catalogEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.cur[k]; ok {
-		return e, true
-	}
-	e, ok := c.old[k]
-	if ok {
-		c.putLocked(k, e)
-	}
-	return e, ok
+	return c.tables.Get(k, maxTables/2)
 }
 
 func (c *catalog) put(k catalogKey, e catalogEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.putLocked(k, e)
-}
-
-func (c *catalog) putLocked(k catalogKey, e catalogEntry) {
-	if c.cur == nil || len(c.cur) >= maxTables/2 {
-		c.old, c.cur = c.cur, make(map[catalogKey]catalogEntry)
-	}
-	c.cur[k] = e
+	c.tables.Put(k, e, maxTables/2)
 }
 
 // forgetStale drops k if it was looked up more than recheckAfter ago, so
@@ -108,15 +96,10 @@ func (c *catalog) putLocked(k catalogKey, e catalogEntry) {
 func (c *catalog) forgetStale(k catalogKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.cur[k]
-	if !ok {
-		e, ok = c.old[k]
-	}
-	if !ok || time.Since(e.checked) < recheckAfter {
+	if e, ok := c.tables.Peek(k); !ok || time.Since(e.checked) < recheckAfter {
 		return false
 	}
-	delete(c.cur, k)
-	delete(c.old, k)
+	c.tables.Delete(k)
 	return true
 }
 

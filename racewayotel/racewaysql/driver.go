@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/raceway-otel/raceway/racewayotel"
+	"github.com/raceway-otel/raceway/racewayotel/internal/twogen"
 )
 
 // Open opens a database like [sql.Open], through the driver registered as
@@ -194,8 +195,8 @@ func (c *connector) Close() error {
 // maxStatements/2 statements; queries longer than maxCachedQuery bytes are
 // parsed each time.
 type stmtCache struct {
-	mu       sync.Mutex
-	cur, old map[stmtKey]*statement
+	mu    sync.Mutex
+	stmts twogen.Map[stmtKey, *statement]
 }
 
 type stmtKey struct {
@@ -218,26 +219,14 @@ func (c *stmtCache) statement(d dialect, query string) *statement {
 	}
 	k := stmtKey{d, query}
 	c.mu.Lock()
-	st, ok := c.cur[k]
-	if !ok {
-		if st, ok = c.old[k]; ok {
-			c.putLocked(k, st)
-		}
-	}
+	st, ok := c.stmts.Get(k, maxStatements/2)
 	c.mu.Unlock()
 	if ok {
 		return st
 	}
 	st = parse(query, d)
 	c.mu.Lock()
-	c.putLocked(k, st)
+	c.stmts.Put(k, st, maxStatements/2)
 	c.mu.Unlock()
 	return st
-}
-
-func (c *stmtCache) putLocked(k stmtKey, st *statement) {
-	if c.cur == nil || len(c.cur) >= maxStatements/2 {
-		c.old, c.cur = c.cur, make(map[stmtKey]*statement)
-	}
-	c.cur[k] = st
 }

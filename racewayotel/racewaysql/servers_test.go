@@ -166,7 +166,7 @@ func TestServers(t *testing.T) {
 			// statement naming it makes the catalog look again (at most once
 			// per recheckAfter, hence the aging), and is captured.
 			servertest.Must(t, admin, "ALTER TABLE products ADD COLUMN price int")
-			ageCatalog(db)
+			ageTable(t, db, catalogKey{database: dbName, table: catalogName(sys.System, name{text: "products"})})
 			span("altered table", func(ctx context.Context) error {
 				_, err := db.ExecContext(ctx, q("INSERT INTO products (id, name, stock, price) VALUES (?, ?, ?, ?)"), 43, "desk", 1, 250)
 				return err
@@ -233,18 +233,17 @@ func TestServers(t *testing.T) {
 	}
 }
 
-// ageCatalog makes the tables that db's capture has looked up look as if
+// ageTable makes table k, which db's capture has looked up, look as if
 // looked up recheckAfter ago.
-func ageCatalog(db *sql.DB) {
+func ageTable(t *testing.T, db *sql.DB, k catalogKey) {
+	t.Helper()
 	c := &db.Driver().(*wrappedDriver).cap.catalog
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range []map[catalogKey]catalogEntry{c.cur, c.old} {
-		for k, e := range m {
-			e.checked = e.checked.Add(-recheckAfter)
-			m[k] = e
-		}
+	e, ok := c.get(k)
+	if !ok {
+		t.Fatalf("the catalog has no table %+v", k)
 	}
+	e.checked = e.checked.Add(-recheckAfter)
+	c.put(k, e)
 }
 
 // TestDeclaredKeys names the rows of tables without a primary key by the
