@@ -21,10 +21,14 @@ import (
 // holder's clock: the growth trap of docs/design.md, "Bounds"). One
 // read-modify-write in eight is on a pool of statistics counters that the
 // code forgot to lock: those race. The execution is simulated in a global
-// order so that the locks really exclude each other. Events are kept in a
-// compact form and expanded on the fly (no allocation), so that 1M
-// accesses fit in memory; the expansion is part of the measured time.
-// Every race is turned into its report, as the collector does.
+// order so that the locks really exclude each other. The events are
+// simulated again on every run, from the same seed, and expanded into
+// Events without allocating: the benchmark keeps no memory that grows with
+// n (a million stored events would raise the garbage collector's heap goal
+// for whatever runs beside them, and so change its pacing: the detector's
+// garbage collection would not be the same at every size). Simulating and
+// expanding are part of the measured time. Every race is turned into its
+// report, as the collector does.
 
 const (
 	wlProcs     = 4
@@ -35,11 +39,12 @@ const (
 	wlValueMods = 1000
 )
 
+// wlEvent is an event of the workload in compact form.
 type wlEvent struct {
 	kind   analysis.Kind
 	proc   uint8
 	loc    uint8
-	thread uint32
+	thread analysis.ThreadID
 	seq    uint32
 	v      int32 // variable or lock index
 	val    int32 // New (read value, or value written)
@@ -47,10 +52,11 @@ type wlEvent struct {
 	edge   analysis.Epoch // After (at most one in this workload) or Sync
 }
 
+// workload is the deterministic workload with n accesses: the names its
+// events use, and the buffers fill reuses.
 type workload struct {
-	events   []wlEvent
-	threads  []analysis.ThreadID
-	accesses int
+	n        int // accesses
+	counters int // unlocked counters per process
 	procs    []string
 	vars     []string
 	locks    []string
@@ -62,15 +68,9 @@ type workload struct {
 	after    [1]analysis.Epoch
 }
 
-var wlCache = map[int]*workload{}
-
-// buildWorkload returns the deterministic workload with n accesses.
-func buildWorkload(n int) *workload {
-	if w, ok := wlCache[n]; ok {
-		return w
-	}
-	rng := rand.New(rand.NewPCG(uint64(n), 2026))
-	w := &workload{base: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC), step: time.Microsecond}
+// newWorkload returns the workload with n accesses.
+func newWorkload(n int) *workload {
+	w := &workload{n: n, base: time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC), step: time.Microsecond}
 	for p := range wlProcs {
 		w.procs = append(w.procs, fmt.Sprintf("shop-%d", p))
 	}
@@ -81,8 +81,8 @@ func buildWorkload(n int) *workload {
 	// accesses whatever n, so that the share of racing accesses (and so the
 	// work of reporting) does not grow with n and ns/access compares like
 	// with like.
-	counters := max(64, n/160)
-	for v := range counters {
+	w.counters = max(64, n/160)
+	for v := range w.counters {
 		w.vars = append(w.vars, fmt.Sprintf("stats/%d.count", v))
 	}
 	for l := range wlLocks {
@@ -98,17 +98,26 @@ func buildWorkload(n int) *workload {
 		{File: "bank.go", Line: 52, Function: "bank.Deposit"},
 		{File: "bank.go", Line: 20, Function: "bank.Handler"},
 	}
+	return w
+}
+
+// events simulates the workload and calls f with each event in turn, and
+// its index: the same events on every call.
+func (w *workload) events(f func(i int, e *wlEvent)) {
+	rng := rand.New(rand.NewPCG(uint64(w.n), 2026))
 	type step struct {
 		kind analysis.Kind
 		v    int32
 		loc  uint8
 	}
 	type req struct {
-		thread  uint32
+		thread  analysis.ThreadID
 		proc    uint8
 		seq     uint32
-		steps   []step
+		steps   []step // in buf
+		next    int    // the next step
 		readVal int32
+		buf     [2 + 4*wlRMWs]step
 	}
 	type lockState struct {
 		strand analysis.ThreadID
@@ -119,16 +128,15 @@ func buildWorkload(n int) *workload {
 	for i := range locks {
 		locks[i].strand = analysis.ThreadID(rng.Uint64() | 1)
 	}
-	nvars := wlVars + counters
+	nvars := wlVars + w.counters
 	values := make([]int32, wlProcs*nvars)
-	newReq := func() *req {
-		r := &req{thread: uint32(len(w.threads)), proc: uint8(rng.IntN(wlProcs))}
-		w.threads = append(w.threads, analysis.ThreadID(rng.Uint64()|1))
-		r.steps = append(r.steps, step{kind: analysis.KindStart, loc: 4})
+	newReq := func(r *req) {
+		*r = req{proc: uint8(rng.IntN(wlProcs)), thread: analysis.ThreadID(rng.Uint64() | 1)}
+		r.steps = append(r.buf[:0], step{kind: analysis.KindStart, loc: 4})
 		shard := rng.IntN(wlLocks)
 		for range wlRMWs {
 			if rng.IntN(8) == 0 {
-				v := int32(wlVars + rng.IntN(counters))
+				v := int32(wlVars + rng.IntN(w.counters))
 				r.steps = append(r.steps, step{analysis.KindRead, v, 0}, step{analysis.KindWrite, v, 1})
 				continue
 			}
@@ -138,19 +146,18 @@ func buildWorkload(n int) *workload {
 				step{analysis.KindRead, v, 2}, step{analysis.KindWrite, v, 3}, step{analysis.KindRelease, l, 4})
 		}
 		r.steps = append(r.steps, step{kind: analysis.KindEnd, loc: 4})
-		return r
 	}
-	var slots [wlSlots]*req
+	var slots [wlSlots]req
 	for i := range slots {
-		slots[i] = newReq()
+		newReq(&slots[i])
 	}
-	for w.accesses < n {
-		r := slots[rng.IntN(wlSlots)]
-		s := r.steps[0]
+	for i, accesses := 0, 0; accesses < w.n; {
+		r := &slots[rng.IntN(wlSlots)]
+		s := r.steps[r.next]
 		if s.kind == analysis.KindAcquire && locks[s.v].held {
 			continue // blocked: another request holds the lock
 		}
-		r.steps = r.steps[1:]
+		r.next++
 		r.seq++
 		e := wlEvent{kind: s.kind, proc: r.proc, loc: s.loc, thread: r.thread, seq: r.seq, v: s.v}
 		switch s.kind {
@@ -168,31 +175,25 @@ func buildWorkload(n int) *workload {
 		case analysis.KindRead:
 			r.readVal = values[int(r.proc)*nvars+int(s.v)]
 			e.val = r.readVal
-			w.accesses++
+			accesses++
 		case analysis.KindWrite:
 			e.old = r.readVal
 			e.val = r.readVal + 1 + int32(rng.IntN(100))
 			values[int(r.proc)*nvars+int(s.v)] = e.val
-			w.accesses++
+			accesses++
 		}
-		w.events = append(w.events, e)
-		if len(r.steps) == 0 {
-			for i := range slots {
-				if slots[i] == r {
-					slots[i] = newReq()
-				}
-			}
+		f(i, &e)
+		i++
+		if r.next == len(r.steps) {
+			newReq(r)
 		}
 	}
-	wlCache[n] = w
-	return w
 }
 
-// fill expands event i into e, reusing w's buffers for its slices (the
-// detector keeps no reference to them).
-func (w *workload) fill(i int, e *analysis.Event) {
-	r := &w.events[i]
-	id := w.threads[r.thread]
+// fill expands event r, the i-th, into e, reusing w's buffers for its
+// slices (the detector keeps no reference to them).
+func (w *workload) fill(i int, r *wlEvent, e *analysis.Event) {
+	id := r.thread
 	*e = analysis.Event{
 		Kind:    r.kind,
 		Epoch:   analysis.Epoch{Thread: id, Seq: uint64(r.seq)},
@@ -231,12 +232,14 @@ func (w *workload) fill(i int, e *analysis.Event) {
 
 // materialize returns the workload as independent Events (for the oracle).
 func (w *workload) materialize() []analysis.Event {
-	out := make([]analysis.Event, len(w.events))
-	for i := range out {
-		w.fill(i, &out[i])
-		out[i].After = slices.Clone(out[i].After)
-		out[i].LocksHeld = slices.Clone(out[i].LocksHeld)
-	}
+	var out []analysis.Event
+	w.events(func(i int, r *wlEvent) {
+		var e analysis.Event
+		w.fill(i, r, &e)
+		e.After = slices.Clone(e.After)
+		e.LocksHeld = slices.Clone(e.LocksHeld)
+		out = append(out, e)
+	})
 	return out
 }
 
@@ -254,20 +257,20 @@ func reported(f analysis.Found) {
 func detect(b *testing.B, w *workload) *analysis.Detector {
 	d := mustDetector(b, analysis.Config{})
 	var e analysis.Event
-	for i := range w.events {
-		w.fill(i, &e)
+	w.events(func(i int, r *wlEvent) {
+		w.fill(i, r, &e)
 		if err := d.Add(e, e.Time); err != nil {
 			b.Fatal(err)
 		}
 		if i%4096 == 4095 {
 			d.DrainEach(reported)
 		}
-	}
+	})
 	d.Flush()
 	d.DrainEach(reported)
 	st := d.Stats()
-	if st.Accesses != uint64(w.accesses) || st.Forced != 0 {
-		b.Fatalf("Stats: %d accesses analysed of %d, %d forced", st.Accesses, w.accesses, st.Forced)
+	if st.Accesses != uint64(w.n) || st.Forced != 0 {
+		b.Fatalf("Stats: %d accesses analysed of %d, %d forced", st.Accesses, w.n, st.Forced)
 	}
 	return d
 }
@@ -282,7 +285,7 @@ func detect(b *testing.B, w *workload) *analysis.Detector {
 func BenchmarkDetector(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
-			w := buildWorkload(n)
+			w := newWorkload(n)
 			live := retained(func() *analysis.Detector { return detect(b, w) })
 			var races uint64
 			runtime.GC()
@@ -292,7 +295,7 @@ func BenchmarkDetector(b *testing.B) {
 				races = detect(b, w).Stats().Races
 			}
 			b.StopTimer()
-			total := float64(b.N) * float64(w.accesses)
+			total := float64(b.N) * float64(w.n)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/total, "ns/access")
 			if cpu := cpuTime() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu)/total, "cpu-ns/access")
@@ -304,34 +307,35 @@ func BenchmarkDetector(b *testing.B) {
 }
 
 // BenchmarkDetectorFlat runs the workload with 10,000, 100,000 and
-// 1,000,000 accesses in turn (ten small runs for each large one, so that
-// each size takes comparable time) and reports the CPU time per access at
-// each size and their ratios to 1M, all sizes seeing the same machine: the
-// goal is a ratio within 0.75–1.25.
+// 1,000,000 accesses in turn, 100, 10 and 1 times (so that each size
+// analyses a million accesses), and reports the CPU time per access at each
+// size and the ratios of 1M's to the others, all sizes seeing the same
+// machine: the goal is a ratio within 0.75–1.25. The runs of a size follow
+// each other with no forced collection between them, after one untimed run
+// (the heap grows to the size's once, as in a long-running collector), so
+// that each size pays for the garbage collections its own allocations
+// cause, paced by its own live heap.
 func BenchmarkDetectorFlat(b *testing.B) {
 	sizes := []struct {
 		n, runs int
 		name    string
 	}{{10_000, 100, "10k"}, {100_000, 10, "100k"}, {1_000_000, 1, "1M"}}
 	cpu := make([]int64, len(sizes))
-	for _, s := range sizes {
-		detect(b, buildWorkload(s.n))
-	}
-	b.ResetTimer()
 	for range b.N {
 		for i, s := range sizes {
-			w := buildWorkload(s.n)
+			w := newWorkload(s.n)
+			detect(b, w)
+			runtime.GC()
+			c := cpuTime()
 			for range s.runs {
-				runtime.GC()
-				c := cpuTime()
 				detect(b, w)
-				cpu[i] += cpuTime() - c
 			}
+			cpu[i] += cpuTime() - c
 		}
 	}
 	per := make([]float64, len(sizes))
 	for i, s := range sizes {
-		per[i] = float64(cpu[i]) / float64(b.N*s.runs*buildWorkload(s.n).accesses)
+		per[i] = float64(cpu[i]) / float64(b.N*s.runs*s.n)
 		b.ReportMetric(per[i], "cpu-ns/access@"+s.name)
 	}
 	if per[0] > 0 && per[1] > 0 {
@@ -348,7 +352,7 @@ func BenchmarkDetectorFlat(b *testing.B) {
 func BenchmarkOracle(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("accesses=%d", n), func(b *testing.B) {
-			w := buildWorkload(n)
+			w := newWorkload(n)
 			events := w.materialize()
 			pairs := func() int {
 				o, err := newOracle(events, analysis.DefaultWindow)
@@ -373,7 +377,7 @@ func BenchmarkOracle(b *testing.B) {
 				detect(b, w)
 				detector += time.Since(start)
 			}
-			total := float64(b.N) * float64(w.accesses)
+			total := float64(b.N) * float64(w.n)
 			b.ReportMetric(float64(oracle.Nanoseconds())/total, "oracle-ns/access")
 			b.ReportMetric(float64(detector.Nanoseconds())/total, "detector-ns/access")
 			b.ReportMetric(float64(oracle)/float64(detector), "oracle/detector")
