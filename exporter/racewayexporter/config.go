@@ -3,6 +3,7 @@ package racewayexporter // import "github.com/raceway-otel/raceway/exporter/race
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
@@ -18,8 +19,9 @@ const (
 
 // Defaults.
 const (
-	defaultMaxSeries    = 1000
-	defaultFileMaxBytes = 64 << 20
+	defaultMaxSeries       = 1000
+	defaultMetricsInterval = 15 * time.Second
+	defaultFileMaxBytes    = 64 << 20
 )
 
 // Config configures the raceway exporter.
@@ -45,6 +47,11 @@ type Config struct {
 	// pair) and the race groups remembered; findings beyond it are counted
 	// in one overflow series.
 	MaxSeries int `mapstructure:"max_series"`
+	// MetricsInterval is how often every series is sent again with its
+	// cumulative value, besides when a finding changes it, so that backends
+	// keep it current: Prometheus forgets a series that has had no sample
+	// for 5 minutes, and increase() needs two samples in its window.
+	MetricsInterval time.Duration `mapstructure:"metrics_interval"`
 
 	// File optionally appends every finding as one JSON line, for CI.
 	File FileConfig `mapstructure:"file"`
@@ -64,12 +71,13 @@ type FileConfig struct {
 
 func createDefaultConfig() *Config {
 	return &Config{
-		Protocol:  ProtocolGRPC,
-		GRPC:      defaultGRPCConfig(),
-		Logs:      true,
-		Metrics:   true,
-		MaxSeries: defaultMaxSeries,
-		File:      FileConfig{MaxBytes: defaultFileMaxBytes},
+		Protocol:        ProtocolGRPC,
+		GRPC:            defaultGRPCConfig(),
+		Logs:            true,
+		Metrics:         true,
+		MaxSeries:       defaultMaxSeries,
+		MetricsInterval: defaultMetricsInterval,
+		File:            FileConfig{MaxBytes: defaultFileMaxBytes},
 	}
 }
 
@@ -136,6 +144,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxSeries < 1 {
 		errs = append(errs, fmt.Errorf("max_series %d: must be at least 1", cfg.MaxSeries))
+	}
+	if cfg.Metrics && cfg.MetricsInterval <= 0 {
+		errs = append(errs, fmt.Errorf("metrics_interval %s: must be positive", cfg.MetricsInterval))
 	}
 	if cfg.File.Path != "" && cfg.File.MaxBytes < 1 {
 		errs = append(errs, fmt.Errorf("file.max_bytes %d: must be at least 1", cfg.File.MaxBytes))

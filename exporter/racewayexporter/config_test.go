@@ -3,6 +3,7 @@ package racewayexporter
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,6 +34,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.True(t, cfg.Logs)
 	assert.True(t, cfg.Metrics)
 	assert.Equal(t, defaultMaxSeries, cfg.MaxSeries)
+	assert.Equal(t, 15*time.Second, cfg.MetricsInterval)
 	// the inner exporter's own defaults apply
 	assert.Equal(t, configcompression.TypeGzip, cfg.GRPC.ClientConfig.Compression)
 	assert.True(t, cfg.GRPC.QueueConfig.HasValue())
@@ -56,6 +58,7 @@ func TestConfigGRPC(t *testing.T) {
 	// untouched defaults survive
 	assert.Equal(t, configcompression.TypeGzip, cfg.GRPC.ClientConfig.Compression)
 	assert.Equal(t, 50, cfg.MaxSeries)
+	assert.Equal(t, time.Minute, cfg.MetricsInterval)
 }
 
 func TestConfigHTTP(t *testing.T) {
@@ -99,4 +102,8 @@ func TestConfigInvalid(t *testing.T) {
 	assert.ErrorContains(t, cfg.Validate(), "nothing to send")
 	cfg.Logs, cfg.MaxSeries = true, 0
 	assert.ErrorContains(t, cfg.Validate(), "max_series")
+	cfg.Metrics, cfg.MaxSeries, cfg.MetricsInterval = true, 10, 0
+	assert.ErrorContains(t, cfg.Validate(), "metrics_interval")
+	cfg.Metrics = false // no counters sent: the interval is not used
+	assert.NoError(t, cfg.Validate())
 }

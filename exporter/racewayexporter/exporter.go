@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
@@ -30,6 +31,9 @@ type racewayExporter struct {
 	metrics exporter.Metrics // nil when metrics are off or protocol is none
 	// counters are kept even without OTLP metrics: cheap, and bounded.
 	counters *counters
+	// stopResend stops the periodic export of the counters, started by
+	// start when metrics are sent; resendDone is closed when it has stopped.
+	stopResend, resendDone chan struct{}
 
 	mu       sync.Mutex
 	file     *jsonlFile
@@ -47,9 +51,9 @@ func newRacewayExporter(ctx context.Context, set exporter.Settings, cfg *Config)
 		logger:    set.Logger,
 		version:   set.BuildInfo.Version,
 		telemetry: tb,
-		counters:  newCounters(cfg.MaxSeries),
 		now:       time.Now,
 	}
+	e.counters = newCounters(cfg.MaxSeries, e.now())
 	var (
 		factory  exporter.Factory
 		innerCfg component.Config
@@ -112,11 +116,46 @@ func (e *racewayExporter) start(ctx context.Context, host component.Host) error 
 		if err := e.metrics.Start(ctx, host); err != nil {
 			return err
 		}
+		e.stopResend, e.resendDone = make(chan struct{}), make(chan struct{})
+		go e.resend(e.cfg.MetricsInterval)
 	}
 	return nil
 }
 
+// resend sends every counter series again each period until stopResend is
+// closed (see Config.MetricsInterval).
+func (e *racewayExporter) resend(period time.Duration) {
+	defer close(e.resendDone)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stopResend:
+			return
+		case <-t.C:
+			e.sendMetrics(context.Background(), e.counters.all(e.version, e.now()))
+		}
+	}
+}
+
+// sendMetrics hands md to the inner metrics exporter, if it has points. A
+// failure is logged and counted, not returned (see pushTraces).
+func (e *racewayExporter) sendMetrics(ctx context.Context, md pmetric.Metrics) {
+	if md.DataPointCount() == 0 {
+		return
+	}
+	if err := e.metrics.ConsumeMetrics(ctx, md); err != nil {
+		e.telemetry.RacewayExporterSendFailed.Add(ctx, 1)
+		e.logger.Warn("sending race metrics failed", zap.Error(err))
+	}
+}
+
 func (e *racewayExporter) shutdown(ctx context.Context) error {
+	if e.stopResend != nil {
+		close(e.stopResend)
+		<-e.resendDone
+		e.stopResend = nil
+	}
 	var errs []error
 	if e.logs != nil {
 		errs = append(errs, e.logs.Shutdown(ctx))
@@ -180,11 +219,8 @@ func (e *racewayExporter) pushTraces(ctx context.Context, td ptrace.Traces) erro
 			e.logger.Warn("sending race log records failed", zap.Int("findings", len(fs)), zap.Error(err))
 		}
 	}
-	if e.metrics != nil && md.DataPointCount() > 0 {
-		if err := e.metrics.ConsumeMetrics(ctx, md); err != nil {
-			e.telemetry.RacewayExporterSendFailed.Add(ctx, 1)
-			e.logger.Warn("sending race metrics failed", zap.Error(err))
-		}
+	if e.metrics != nil {
+		e.sendMetrics(ctx, md)
 	}
 	return nil
 }

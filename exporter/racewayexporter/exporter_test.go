@@ -280,13 +280,7 @@ func lastPoints(metrics []pmetric.Metrics) map[string]int64 {
 					m := ms.At(k)
 					dps := m.Sum().DataPoints()
 					for d := 0; d < dps.Len(); d++ {
-						a := dps.At(d).Attributes()
-						key := m.Name()
-						for _, name := range []string{convention.RaceKind, convention.RaceSeverity, AttrServices, AttrOverflow} {
-							if v, ok := a.Get(name); ok {
-								key += " " + v.AsString()
-							}
-						}
+						key := seriesName(m.Name(), dps.At(d).Attributes())
 						out[key] = max(out[key], dps.At(d).IntValue())
 					}
 				}
@@ -294,6 +288,18 @@ func lastPoints(metrics []pmetric.Metrics) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// seriesName names a metric's series by its kind, severity, services and
+// overflow attributes.
+func seriesName(metric string, a pcommon.Map) string {
+	key := metric
+	for _, name := range []string{convention.RaceKind, convention.RaceSeverity, AttrServices, AttrOverflow} {
+		if v, ok := a.Get(name); ok {
+			key += " " + v.AsString()
+		}
+	}
+	return key
 }
 
 func TestExportGRPC(t *testing.T) {
@@ -401,7 +407,7 @@ func TestSeverity(t *testing.T) {
 }
 
 func TestCountersBounded(t *testing.T) {
-	c := newCounters(2)
+	c := newCounters(2, time.Now())
 	res := pcommon.NewResource()
 	var fs []finding
 	for i := range 5 {
@@ -422,4 +428,108 @@ func TestCountersBounded(t *testing.T) {
 	pts = lastPoints([]pmetric.Metrics{md})
 	assert.EqualValues(t, 2, pts[MetricRaces+" write/write error audit,bank"])
 	assert.EqualValues(t, 1, pts[MetricOccurrences+" write/write error audit,bank"])
+}
+
+// points returns each data point of md by metric name and series (as
+// lastPoints keys them).
+func points(md pmetric.Metrics) map[string]pmetric.NumberDataPoint {
+	out := map[string]pmetric.NumberDataPoint{}
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for k := 0; k < ms.Len(); k++ {
+		dps := ms.At(k).Sum().DataPoints()
+		for d := 0; d < dps.Len(); d++ {
+			out[seriesName(ms.At(k).Name(), dps.At(d).Attributes())] = dps.At(d)
+		}
+	}
+	return out
+}
+
+func TestCountersStartWithTheExporterAndAllAreSent(t *testing.T) {
+	t0 := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	c := newCounters(10, t0)
+	assert.Zero(t, c.all("test", t0).DataPointCount(), "no series yet: nothing to send")
+
+	res := pcommon.NewResource()
+	res.Attributes().PutStr(convention.ServiceName, convention.FindingService)
+	ww := findings(findingTraces("write/write", "error", 1))
+	rw := findings(findingTraces("read/write", "warning", 2))
+	md, _ := c.add(ww, res, "test", t0.Add(time.Minute))
+	assert.Len(t, points(md), 2, "the touched series: races and occurrences of write/write")
+	md, _ = c.add(rw, res, "test", t0.Add(2*time.Minute))
+	require.Len(t, points(md), 2, "only the series the batch touched")
+	assert.Contains(t, points(md), MetricRaces+" read/write warning audit,bank")
+
+	at := t0.Add(10 * time.Minute)
+	all := c.all("test", at)
+	svc, _ := all.ResourceMetrics().At(0).Resource().Attributes().Get(convention.ServiceName)
+	assert.Equal(t, convention.FindingService, svc.Str())
+	pts := points(all)
+	want := map[string]int64{
+		MetricRaces + " write/write error audit,bank":        1,
+		MetricOccurrences + " write/write error audit,bank":  1,
+		MetricRaces + " read/write warning audit,bank":       1,
+		MetricOccurrences + " read/write warning audit,bank": 2,
+	}
+	require.Len(t, pts, len(want))
+	for name, v := range want {
+		p := pts[name]
+		assert.Equal(t, v, p.IntValue(), name)
+		assert.Equal(t, t0, p.StartTimestamp().AsTime(), "%s starts with the exporter", name)
+		assert.Equal(t, at, p.Timestamp().AsTime(), name)
+	}
+}
+
+func TestMetricsResentEachInterval(t *testing.T) {
+	sink, addr := startGRPCSink(t)
+	cfg := createDefaultConfig()
+	cfg.GRPC.ClientConfig.Endpoint = addr
+	cfg.GRPC.ClientConfig.TLS.Insecure = true
+	cfg.Logs = false
+	cfg.MetricsInterval = 20 * time.Millisecond
+	require.NoError(t, cfg.Validate())
+
+	ctx := context.Background()
+	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(ctx, componenttest.NewNopHost()))
+	time.Sleep(5 * cfg.MetricsInterval)
+	_, before := sink.snapshot()
+	assert.Empty(t, before, "no series yet: nothing sent")
+
+	require.NoError(t, exp.ConsumeTraces(ctx, findingTraces("write/write", "error", 1)))
+	require.NoError(t, exp.ConsumeTraces(ctx, findingTraces("read/write", "warning", 1)))
+	waitFor(t, "both series sent again twice after the findings", func() bool {
+		_, metrics := sink.snapshot()
+		full := 0
+		for _, md := range metrics {
+			if len(points(md)) == 4 {
+				full++
+			}
+		}
+		return full >= 2
+	})
+	require.NoError(t, exp.Shutdown(ctx))
+	_, metrics := sink.snapshot()
+	var stamps []pcommon.Timestamp
+	var start pcommon.Timestamp
+	for _, md := range metrics[2:] { // after the two findings' own exports
+		pts := points(md)
+		require.Len(t, pts, 4, "every series, not only the touched ones")
+		for name, p := range pts {
+			assert.EqualValues(t, 1, p.IntValue(), name)
+			if start == 0 {
+				start = p.StartTimestamp()
+			}
+			assert.Equal(t, start, p.StartTimestamp(), name)
+			assert.Less(t, p.StartTimestamp(), p.Timestamp(), name)
+		}
+		stamps = append(stamps, pts[MetricRaces+" write/write error audit,bank"].Timestamp())
+	}
+	for i := 1; i < len(stamps); i++ {
+		assert.Less(t, stamps[i-1], stamps[i], "each export is a new sample")
+	}
+
+	time.Sleep(5 * cfg.MetricsInterval)
+	_, after := sink.snapshot()
+	assert.Len(t, after, len(metrics), "nothing sent after Shutdown")
 }

@@ -26,23 +26,31 @@ type seriesKey struct {
 }
 
 type series struct {
-	start       pcommon.Timestamp
 	races       int64
 	occurrences int64
 }
 
 // counters holds the cumulative race counters, bounded by max series and max
-// remembered groups.
+// remembered groups. Every series starts when the counters were created, as
+// an OpenTelemetry SDK's cumulative sums start when their instrument is
+// created: a backend that
+// reads start timestamps (Prometheus with created-timestamp-zero-ingestion,
+// for one) then sees a series' first finding as an increase from zero.
 type counters struct {
 	mu     sync.Mutex
 	max    int
+	start  pcommon.Timestamp
+	res    pcommon.Resource // of the latest findings: the resource every export carries
 	series map[seriesKey]*series
+	order  []seriesKey      // the series in the order they were created
 	groups map[string]int64 // group -> highest raceway.race.count seen
 }
 
-func newCounters(maxSeries int) *counters {
+func newCounters(maxSeries int, now time.Time) *counters {
 	return &counters{
 		max:    maxSeries,
+		start:  pcommon.NewTimestampFromTime(now),
+		res:    pcommon.NewResource(),
 		series: make(map[seriesKey]*series),
 		groups: make(map[string]int64),
 	}
@@ -53,8 +61,8 @@ func newCounters(maxSeries int) *counters {
 func (c *counters) add(fs []finding, res pcommon.Resource, version string, now time.Time) (pmetric.Metrics, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ts := pcommon.NewTimestampFromTime(now)
-	touched := make(map[seriesKey]*series, len(fs))
+	res.CopyTo(c.res)
+	touched := make(map[seriesKey]bool, len(fs))
 	var order []seriesKey
 	overflowed := 0
 	for _, f := range fs {
@@ -72,8 +80,9 @@ func (c *counters) add(fs []finding, res pcommon.Resource, version string, now t
 				s = c.series[k]
 			}
 			if s == nil {
-				s = &series{start: ts}
+				s = &series{}
 				c.series[k] = s
+				c.order = append(c.order, k)
 			}
 		}
 		s.races++
@@ -94,29 +103,43 @@ func (c *counters) add(fs []finding, res pcommon.Resource, version string, now t
 				c.groups[g] = n
 			}
 		}
-		if _, seen := touched[k]; !seen {
-			touched[k] = s
+		if !touched[k] {
+			touched[k] = true
 			order = append(order, k)
 		}
 	}
+	return c.metrics(order, version, now), overflowed
+}
 
+// all returns the metrics of every series (cumulative values), for the
+// periodic export that keeps them current in backends.
+func (c *counters) all(version string, now time.Time) pmetric.Metrics {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.metrics(c.order, version, now)
+}
+
+// metrics returns the cumulative values of the series keys at now: empty
+// Metrics if keys is empty. c.mu must be held.
+func (c *counters) metrics(keys []seriesKey, version string, now time.Time) pmetric.Metrics {
 	md := pmetric.NewMetrics()
-	if len(order) == 0 {
-		return md, overflowed
+	if len(keys) == 0 {
+		return md
 	}
+	ts := pcommon.NewTimestampFromTime(now)
 	rm := md.ResourceMetrics().AppendEmpty()
-	res.CopyTo(rm.Resource())
+	c.res.CopyTo(rm.Resource())
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(scopeName)
 	sm.Scope().SetVersion(version)
 	races := newSum(sm.Metrics().AppendEmpty(), MetricRaces, "Races found, by variable, kind, severity and service pair.", "{race}")
 	occ := newSum(sm.Metrics().AppendEmpty(), MetricOccurrences, "Race occurrences (raceway.race.count growth), by variable, kind, severity and service pair.", "{occurrence}")
-	for _, k := range order {
-		s := touched[k]
-		putPoint(races.DataPoints().AppendEmpty(), k, s.start, ts, s.races)
-		putPoint(occ.DataPoints().AppendEmpty(), k, s.start, ts, s.occurrences)
+	for _, k := range keys {
+		s := c.series[k]
+		putPoint(races.DataPoints().AppendEmpty(), k, c.start, ts, s.races)
+		putPoint(occ.DataPoints().AppendEmpty(), k, c.start, ts, s.occurrences)
 	}
-	return md, overflowed
+	return md
 }
 
 func newSum(m pmetric.Metric, name, desc, unit string) pmetric.Sum {
