@@ -42,10 +42,6 @@ type Side struct {
 // Location is file:line.
 func (s Side) Location() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
 
-// raceProcess is the suffix of a finding side's process identity (the
-// processor writes it; it is not a convention constant).
-const raceProcess = "process.id"
-
 // Findings returns the findings stored in Jaeger, oldest first.
 func Findings(ctx context.Context, j *jaegertest.Instance) ([]Finding, error) {
 	traces, err := j.Traces(ctx, convention.FindingService)
@@ -75,7 +71,7 @@ func Findings(ctx context.Context, j *jaegertest.Instance) ([]Finding, error) {
 					File:     str(prefix + convention.RaceFile),
 					Function: str(prefix + convention.RaceFunction),
 					Line:     int(line),
-					Process:  str(prefix + raceProcess),
+					Process:  str(prefix + convention.RaceProcess),
 				}
 			}
 			lost, _ := tags[convention.RaceLostUpdate].(bool)

@@ -19,9 +19,6 @@ const (
 	// links, which side of the race the access is: "previous" (analysed
 	// first) or "current" (the access that revealed the race).
 	attrRaceRole = "raceway.race.role"
-	// raceProcess is the per-access suffix (after convention.RaceCurrent or
-	// RacePrevious) of the process (service instance) identity.
-	raceProcess = "process.id"
 
 	rolePrevious = "previous"
 	roleCurrent  = "current"
@@ -110,7 +107,7 @@ func newAccessKeys(prefix string) *accessKeys {
 	return &accessKeys{
 		access:       prefix + convention.RaceAccess,
 		service:      prefix + convention.RaceService,
-		process:      prefix + raceProcess,
+		process:      prefix + convention.RaceProcess,
 		traceID:      prefix + convention.RaceTraceID,
 		spanID:       prefix + convention.RaceSpanID,
 		epoch:        prefix + convention.RaceEpoch,

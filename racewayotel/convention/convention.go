@@ -122,6 +122,7 @@ const (
 	RacePrevious    = "raceway.race.previous."
 	RaceAccess      = "access" // suffixes after RaceCurrent / RacePrevious
 	RaceService     = "service.name"
+	RaceProcess     = "process.id" // the process (service instance) identity
 	RaceTraceID     = "trace_id"
 	RaceSpanID      = "span_id"
 	RaceEpoch       = "epoch"
