@@ -444,39 +444,48 @@ func points(md pmetric.Metrics) map[string]pmetric.NumberDataPoint {
 	return out
 }
 
-func TestCountersStartWithTheExporterAndAllAreSent(t *testing.T) {
+func TestCountersStartAtTheLatestExportAndAllAreSent(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
 	c := newCounters(10, t0)
-	assert.Zero(t, c.all("test", t0).DataPointCount(), "no series yet: nothing to send")
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	assert.Zero(t, c.all("test", at(1)).DataPointCount(), "no series yet: nothing to send")
 
 	res := pcommon.NewResource()
 	res.Attributes().PutStr(convention.ServiceName, convention.FindingService)
 	ww := findings(findingTraces("write/write", "error", 1))
 	rw := findings(findingTraces("read/write", "warning", 2))
-	md, _ := c.add(ww, res, "test", t0.Add(time.Minute))
+	md, _ := c.add(ww, res, "test", at(2))
 	assert.Len(t, points(md), 2, "the touched series: races and occurrences of write/write")
-	md, _ = c.add(rw, res, "test", t0.Add(2*time.Minute))
+	assert.Equal(t, 2, c.all("test", at(3)).DataPointCount(), "the periodic export sends the one series")
+	md, _ = c.add(rw, res, "test", at(4))
 	require.Len(t, points(md), 2, "only the series the batch touched")
 	assert.Contains(t, points(md), MetricRaces+" read/write warning audit,bank")
 
-	at := t0.Add(10 * time.Minute)
-	all := c.all("test", at)
+	all := c.all("test", at(10))
 	svc, _ := all.ResourceMetrics().At(0).Resource().Attributes().Get(convention.ServiceName)
 	assert.Equal(t, convention.FindingService, svc.Str())
 	pts := points(all)
-	want := map[string]int64{
-		MetricRaces + " write/write error audit,bank":        1,
-		MetricOccurrences + " write/write error audit,bank":  1,
-		MetricRaces + " read/write warning audit,bank":       1,
-		MetricOccurrences + " read/write warning audit,bank": 2,
+	want := map[string]struct {
+		v     int64
+		start time.Time // the latest export before the series' first finding
+	}{
+		MetricRaces + " write/write error audit,bank":        {1, at(1)},
+		MetricOccurrences + " write/write error audit,bank":  {1, at(1)},
+		MetricRaces + " read/write warning audit,bank":       {1, at(3)},
+		MetricOccurrences + " read/write warning audit,bank": {2, at(3)},
 	}
 	require.Len(t, pts, len(want))
-	for name, v := range want {
+	for name, w := range want {
 		p := pts[name]
-		assert.Equal(t, v, p.IntValue(), name)
-		assert.Equal(t, t0, p.StartTimestamp().AsTime(), "%s starts with the exporter", name)
-		assert.Equal(t, at, p.Timestamp().AsTime(), name)
+		assert.Equal(t, w.v, p.IntValue(), name)
+		assert.Equal(t, w.start, p.StartTimestamp().AsTime(), name)
+		assert.Equal(t, at(10), p.Timestamp().AsTime(), name)
 	}
+
+	// Without any export before it, a series starts with the counters.
+	fresh := newCounters(10, t0)
+	md, _ = fresh.add(ww, res, "test", at(5))
+	assert.Equal(t, t0, points(md)[MetricRaces+" write/write error audit,bank"].StartTimestamp().AsTime())
 }
 
 func TestMetricsResentEachInterval(t *testing.T) {
@@ -511,16 +520,16 @@ func TestMetricsResentEachInterval(t *testing.T) {
 	require.NoError(t, exp.Shutdown(ctx))
 	_, metrics := sink.snapshot()
 	var stamps []pcommon.Timestamp
-	var start pcommon.Timestamp
+	start := map[string]pcommon.Timestamp{}
 	for _, md := range metrics[2:] { // after the two findings' own exports
 		pts := points(md)
 		require.Len(t, pts, 4, "every series, not only the touched ones")
 		for name, p := range pts {
 			assert.EqualValues(t, 1, p.IntValue(), name)
-			if start == 0 {
-				start = p.StartTimestamp()
+			if start[name] == 0 {
+				start[name] = p.StartTimestamp()
 			}
-			assert.Equal(t, start, p.StartTimestamp(), name)
+			assert.Equal(t, start[name], p.StartTimestamp(), "%s keeps its start", name)
 			assert.Less(t, p.StartTimestamp(), p.Timestamp(), name)
 		}
 		stamps = append(stamps, pts[MetricRaces+" write/write error audit,bank"].Timestamp())

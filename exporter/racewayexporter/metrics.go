@@ -26,21 +26,26 @@ type seriesKey struct {
 }
 
 type series struct {
+	start       pcommon.Timestamp
 	races       int64
 	occurrences int64
 }
 
 // counters holds the cumulative race counters, bounded by max series and max
-// remembered groups. Every series starts when the counters were created, as
-// an OpenTelemetry SDK's cumulative sums start when their instrument is
-// created: a backend that
-// reads start timestamps (Prometheus with created-timestamp-zero-ingestion,
-// for one) then sees a series' first finding as an increase from zero.
+// remembered groups.
+//
+// A series starts (its start timestamp) at the latest moment the counters
+// knew it to be zero: the latest export before its first finding, or the
+// exporter's start. With exports at least every metrics_interval, that is
+// shortly before the first finding, so a backend that turns start
+// timestamps into a sample of zero (Prometheus with
+// created-timestamp-zero-ingestion, for one) sees the first finding as an
+// increase within a short window.
 type counters struct {
 	mu     sync.Mutex
 	max    int
-	start  pcommon.Timestamp
-	res    pcommon.Resource // of the latest findings: the resource every export carries
+	zero   pcommon.Timestamp // the start of a series created now (see above)
+	res    pcommon.Resource  // of the latest findings: the resource every export carries
 	series map[seriesKey]*series
 	order  []seriesKey      // the series in the order they were created
 	groups map[string]int64 // group -> highest raceway.race.count seen
@@ -49,7 +54,7 @@ type counters struct {
 func newCounters(maxSeries int, now time.Time) *counters {
 	return &counters{
 		max:    maxSeries,
-		start:  pcommon.NewTimestampFromTime(now),
+		zero:   pcommon.NewTimestampFromTime(now),
 		res:    pcommon.NewResource(),
 		series: make(map[seriesKey]*series),
 		groups: make(map[string]int64),
@@ -80,7 +85,8 @@ func (c *counters) add(fs []finding, res pcommon.Resource, version string, now t
 				s = c.series[k]
 			}
 			if s == nil {
-				s = &series{}
+				// (A concurrent export may have moved zero past now.)
+				s = &series{start: min(c.zero, pcommon.NewTimestampFromTime(now))}
 				c.series[k] = s
 				c.order = append(c.order, k)
 			}
@@ -119,14 +125,16 @@ func (c *counters) all(version string, now time.Time) pmetric.Metrics {
 	return c.metrics(c.order, version, now)
 }
 
-// metrics returns the cumulative values of the series keys at now: empty
-// Metrics if keys is empty. c.mu must be held.
+// metrics returns the cumulative values of the series keys at now (empty
+// Metrics if keys is empty), the export from which a series created later
+// starts. c.mu must be held.
 func (c *counters) metrics(keys []seriesKey, version string, now time.Time) pmetric.Metrics {
+	ts := pcommon.NewTimestampFromTime(now)
+	c.zero = max(c.zero, ts)
 	md := pmetric.NewMetrics()
 	if len(keys) == 0 {
 		return md
 	}
-	ts := pcommon.NewTimestampFromTime(now)
 	rm := md.ResourceMetrics().AppendEmpty()
 	c.res.CopyTo(rm.Resource())
 	sm := rm.ScopeMetrics().AppendEmpty()
@@ -136,8 +144,8 @@ func (c *counters) metrics(keys []seriesKey, version string, now time.Time) pmet
 	occ := newSum(sm.Metrics().AppendEmpty(), MetricOccurrences, "Race occurrences (raceway.race.count growth), by variable, kind, severity and service pair.", "{occurrence}")
 	for _, k := range keys {
 		s := c.series[k]
-		putPoint(races.DataPoints().AppendEmpty(), k, c.start, ts, s.races)
-		putPoint(occ.DataPoints().AppendEmpty(), k, c.start, ts, s.occurrences)
+		putPoint(races.DataPoints().AppendEmpty(), k, s.start, ts, s.races)
+		putPoint(occ.DataPoints().AppendEmpty(), k, s.start, ts, s.occurrences)
 	}
 	return md
 }
