@@ -126,8 +126,8 @@ func (c *counters) all(version string, now time.Time) pmetric.Metrics {
 }
 
 // metrics returns the cumulative values of the series keys at now (empty
-// Metrics if keys is empty), the export from which a series created later
-// starts. c.mu must be held.
+// Metrics if keys is empty), and makes now the start of the series created
+// after it. c.mu must be held.
 func (c *counters) metrics(keys []seriesKey, version string, now time.Time) pmetric.Metrics {
 	ts := pcommon.NewTimestampFromTime(now)
 	c.zero = max(c.zero, ts)
