@@ -17,6 +17,13 @@ type access struct {
 // value replaced and the value written.
 type accessValues struct{ old, new string }
 
+// valuedAccess is an access allocated with its values: one object instead
+// of two.
+type valuedAccess struct {
+	access
+	values accessValues
+}
+
 // accessExtra holds the rarer context of an access: the locks it held and
 // its process when that is not its thread's.
 type accessExtra struct {
@@ -51,7 +58,8 @@ func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
 // thread t had moved past it. Its clock is unknown; the thread's current
 // clock, which is later, stands in for it, so a pair is reported only when
 // neither that clock orders the retained access nor the retained access's
-// thread has since heard of the late one: both can only hide races.
+// thread has since heard of the late one (or may have: an evicted thread's
+// clock is gone): both can only hide races.
 func (d *Detector) late(t *thread, ev *Event) {
 	if !ev.Kind.IsAccess() {
 		d.stats.Late++
@@ -115,8 +123,8 @@ func (d *Detector) checkPair(k varKey, p, a *access, c clock, lateT *thread) boo
 		d.stats.AssumedOrdered++ // by the horizon of a bounded clock
 		return false
 	}
-	if lateT != nil && p.thread.clk.covers(lateT.id, a.seq) {
-		return false
+	if lateT != nil && (p.thread.evicted || p.thread.clk.covers(lateT.id, a.seq)) {
+		return false // see late
 	}
 	if dt := a.wall - p.wall; a.wall != 0 && p.wall != 0 && (dt > int64(d.cfg.Window) || -dt > int64(d.cfg.Window)) {
 		d.stats.OutsideWindow++
@@ -153,13 +161,16 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (varKey, *variabl
 	if d.vars.len() > d.cfg.MaxVariables {
 		d.stats.EvictedVariables += uint64(d.vars.evict(d.cfg.MaxVariables, nil, nil))
 	}
-	a := &access{
-		thread: t, seq: ev.Epoch.Seq, wall: wall, where: d.intern.location(ev.Where),
-		span: ev.SpanID, write: ev.Kind == KindWrite,
-	}
+	var a *access
 	if ev.HasValues {
-		a.values = &accessValues{old: ev.Old, new: ev.New}
+		av := &valuedAccess{values: accessValues{old: ev.Old, new: ev.New}}
+		a = &av.access
+		a.values = &av.values
+	} else {
+		a = new(access)
 	}
+	a.thread, a.seq, a.wall, a.where = t, ev.Epoch.Seq, wall, d.intern.location(ev.Where)
+	a.span, a.write = ev.SpanID, ev.Kind == KindWrite
 	proc := d.processOf(t, ev)
 	if len(ev.LocksHeld)+len(ev.SharedLocks)+len(ev.SharedRLocks) > 0 || proc != t.proc {
 		a.extra = &accessExtra{locks: ev.LocksHeld, shared: ev.SharedLocks, sharedR: ev.SharedRLocks}

@@ -316,9 +316,11 @@ func (d *Detector) evictThreads() {
 			func(t *thread) bool { return d.sched.waitsFor(t.id) },
 			func(t *thread) {
 				d.evictedWall = max(d.evictedWall, t.wall)
-				// Its retained accesses may keep t alive; its past clocks
-				// can no longer be reached (see forgotten).
-				t.past = ring[pastClock]{}
+				// Its retained accesses may keep t alive, but not its
+				// clocks: no edge reaches them any more (see forgotten),
+				// and a late access assumes that t heard of it (see
+				// checkPair).
+				t.clk, t.past, t.evicted = clock{}, ring[pastClock]{}, true
 			})
 		d.stats.EvictedThreads += uint64(n)
 	}

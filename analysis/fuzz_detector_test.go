@@ -22,6 +22,11 @@ func FuzzDetector(f *testing.F) {
 	f.Add([]byte("\x03\x02\x04\x05\x02\x07" + "\x02\x01\x01\x00\x00\x00\x00\x10\x00\x00\x00\x00" +
 		"\x02\x02\x01\x00\x00\x00\x00\x20\x00\x00\x00\x00" + "\x04\x01\x02\x00\x00\x03\x01\x00\x01\x00\x00\x00" +
 		"\x03\x02\x02\x01\x01\x00\x00\x00\x01\x00\x00\x00" + "\xf1" + "\x02\x03\x01\x00\x00\x00\x00\x30\x00\x00\x00\x00" + "\xf2"))
+	// Four threads writing one variable with room for two threads: the
+	// first two are evicted while the variable retains their accesses.
+	f.Add([]byte("\x00\x00\x03\x00\x01\x00\x07" +
+		"\x02\x01\x01\x00\x00\x01\x01\x00\x00\x00\x00\x00" + "\x02\x02\x01\x00\x00\x01\x01\x00\x00\x00\x00\x00" +
+		"\x02\x03\x01\x00\x00\x01\x01\x00\x00\x00\x00\x00" + "\x02\x04\x01\x00\x00\x01\x01\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := fuzzInput{data: data}
 		cfg := Config{
@@ -207,6 +212,44 @@ func (d *Detector) checkBounds() error {
 	for e := d.vars.head; e != nil; e = e.next {
 		if err := e.val.check(cfg); err != nil {
 			return fmt.Errorf("variable %q: %v", e.key.name, err)
+		}
+		if err := e.val.eachAccess(d.keepsNoEvictedClock); err != nil {
+			return fmt.Errorf("variable %q: %v", e.key.name, err)
+		}
+	}
+	return nil
+}
+
+// keepsNoEvictedClock reports an error if retained access p keeps the
+// clocks of a thread the detector no longer tracks: MaxThreads bounds the
+// threads whose clocks are kept.
+func (d *Detector) keepsNoEvictedClock(p *access) error {
+	t := p.thread
+	if tracked := d.threads.get(t.id); tracked == t {
+		return nil
+	}
+	if !t.evicted || t.clk.base != nil || t.clk.extra != nil || t.past.len() > 0 {
+		return fmt.Errorf("access %s keeps the clocks of its evicted thread", p.epoch())
+	}
+	return nil
+}
+
+// eachAccess calls f with every access v retains, stopping at the first
+// error.
+func (v *variable) eachAccess(f func(*access) error) error {
+	all := []*access{v.w, v.r}
+	if m := v.more; m != nil {
+		all = append(all, m.live...)
+		for i := range m.recent.len() {
+			all = append(all, m.recent.at(i))
+		}
+	}
+	for _, p := range all {
+		if p == nil {
+			continue
+		}
+		if err := f(p); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -25,6 +25,7 @@ type thread struct {
 
 	pastDropped bool // clocks before the oldest in past are not known
 	strand      bool // a lock strand: it makes no accesses and publishes no snapshots
+	evicted     bool // no longer tracked: its clocks are gone (see Detector.evictThreads)
 }
 
 // pastClock is a thread's clock from seq since on.
