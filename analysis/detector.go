@@ -319,7 +319,7 @@ func (d *Detector) evictThreads() {
 				// Its retained accesses may keep t alive, but not its
 				// clocks: no edge reaches them any more (see forgotten),
 				// and a late access assumes that t heard of it (see
-				// checkPair).
+				// Detector.late).
 				t.clk, t.past, t.evicted = clock{}, ring[pastClock]{}, true
 			})
 		d.stats.EvictedThreads += uint64(n)
