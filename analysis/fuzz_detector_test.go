@@ -213,8 +213,10 @@ func (d *Detector) checkBounds() error {
 		if err := e.val.check(cfg); err != nil {
 			return fmt.Errorf("variable %q: %v", e.key.name, err)
 		}
-		if err := e.val.eachAccess(d.keepsNoEvictedClock); err != nil {
-			return fmt.Errorf("variable %q: %v", e.key.name, err)
+		for p := range e.val.accesses() {
+			if err := d.keepsNoEvictedClock(p); err != nil {
+				return fmt.Errorf("variable %q: %v", e.key.name, err)
+			}
 		}
 	}
 	return nil
@@ -230,27 +232,6 @@ func (d *Detector) keepsNoEvictedClock(p *access) error {
 	}
 	if !t.evicted || t.clk.base != nil || t.clk.extra != nil || t.past.len() > 0 {
 		return fmt.Errorf("access %s keeps the clocks of its evicted thread", p.epoch())
-	}
-	return nil
-}
-
-// eachAccess calls f with every access v retains, stopping at the first
-// error.
-func (v *variable) eachAccess(f func(*access) error) error {
-	all := []*access{v.w, v.r}
-	if m := v.more; m != nil {
-		all = append(all, m.live...)
-		for i := range m.recent.len() {
-			all = append(all, m.recent.at(i))
-		}
-	}
-	for _, p := range all {
-		if p == nil {
-			continue
-		}
-		if err := f(p); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 package analysis
 
-import "slices"
+import "iter"
 
 // varKey identifies a variable: its name within a process, or fleet-wide
 // when proc is nil (shared).
@@ -145,20 +145,35 @@ func (v *variable) record(a *access, maxRecent int) {
 
 // retains reports whether v's state holds thread's seq-th event.
 func (v *variable) retains(thread ThreadID, seq uint64) bool {
-	is := func(p *access) bool { return p != nil && p.thread.id == thread && p.seq == seq }
-	if is(v.w) || is(v.r) {
-		return true
-	}
-	if v.more == nil {
-		return false
-	}
-	if slices.ContainsFunc(v.more.live, is) {
-		return true
-	}
-	for i := range v.more.recent.len() {
-		if is(v.more.recent.at(i)) {
+	for p := range v.accesses() {
+		if p.thread.id == thread && p.seq == seq {
 			return true
 		}
 	}
 	return false
+}
+
+// accesses yields every access v's state holds: w, r, live and recent (an
+// access in both live and recent comes twice).
+func (v *variable) accesses() iter.Seq[*access] {
+	return func(yield func(*access) bool) {
+		for _, p := range [...]*access{v.w, v.r} {
+			if p != nil && !yield(p) {
+				return
+			}
+		}
+		if v.more == nil {
+			return
+		}
+		for _, p := range v.more.live {
+			if !yield(p) {
+				return
+			}
+		}
+		for i := range v.more.recent.len() {
+			if !yield(v.more.recent.at(i)) {
+				return
+			}
+		}
+	}
 }
