@@ -47,6 +47,10 @@ type Config struct {
 	Pattern func(string) string
 }
 
+// MaxLimit is the largest MaxVariables, MaxThreads and MaxPending a
+// [Config] may set: the detector indexes its tables by 32-bit numbers.
+const MaxLimit = 1 << 26
+
 // Defaults of [Config].
 const (
 	DefaultWait            = 5 * time.Second
@@ -76,6 +80,18 @@ func (c Config) Validate() error {
 	check("MaxHistory", c.MaxHistory)
 	check("MaxThreads", c.MaxThreads)
 	check("MaxPending", c.MaxPending)
+	// The tables index their entries by int32 (see recency). A table holds
+	// at most its bound, the thread table MaxThreads and the threads that
+	// pending events wait for (1 + MaxAfter each at most): these limits
+	// keep every table under 2^30 entries.
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"MaxVariables", c.MaxVariables}, {"MaxThreads", c.MaxThreads}, {"MaxPending", c.MaxPending}} {
+		if f.v > MaxLimit {
+			errs = append(errs, fmt.Errorf("analysis: %s must be at most %d (got %d)", f.name, MaxLimit, f.v))
+		}
+	}
 	check("MaxClockEntries", c.MaxClockEntries)
 	if c.MaxClockEntries != 0 && c.MaxClockEntries < 4 {
 		errs = append(errs, fmt.Errorf("analysis: MaxClockEntries must be at least 4 (got %d)", c.MaxClockEntries))

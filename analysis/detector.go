@@ -15,7 +15,7 @@ import (
 // the retained history of its variable and counted in Stats.Late.
 type Detector struct {
 	cfg     Config
-	threads recency[ThreadID, thread] // threads and lock strands
+	threads recency[ThreadID, *thread] // threads and lock strands (pointers: retained accesses refer to them)
 	vars    recency[varKey, variable]
 	sched   scheduler
 	snaps   snapshots
@@ -35,7 +35,7 @@ func NewDetector(cfg Config) (*Detector, error) {
 	cfg = cfg.withDefaults()
 	return &Detector{
 		cfg:     cfg,
-		threads: newRecency[ThreadID, thread](),
+		threads: newRecency[ThreadID, *thread](),
 		vars:    newRecency[varKey, variable](),
 		sched:   newScheduler(),
 		snaps:   newSnapshots(cfg.MaxThreads),
@@ -65,7 +65,7 @@ func (d *Detector) Add(e Event, now time.Time) error {
 	} else {
 		e.LocksHeld, e.SharedLocks, e.SharedRLocks = nil, nil, nil
 	}
-	if t := d.threads.get(e.Epoch.Thread); t != nil && e.Epoch.Seq <= t.done {
+	if t := d.thread(e.Epoch.Thread); t != nil && e.Epoch.Seq <= t.done {
 		d.analyse(&e, false) // late, or a duplicate
 		return nil
 	}
@@ -93,7 +93,7 @@ func (d *Detector) Add(e Event, now time.Time) error {
 
 // analysed reports whether epoch e has been analysed.
 func (d *Detector) analysed(e Epoch) bool {
-	t := d.threads.get(e.Thread)
+	t := d.thread(e.Thread)
 	return t != nil && t.done >= e.Seq
 }
 
@@ -233,15 +233,25 @@ func (d *Detector) analyse(ev *Event, forced bool) {
 // tracked anew past its first event (evicted and back, or whose first
 // events never came) starts from a clock the detector no longer knows.
 func (d *Detector) useThread(id ThreadID, seq uint64) *thread {
-	t, added := d.threads.use(id)
-	if added {
-		t.id = id
-		if seq > 1 {
-			t.setClock(d.forgotten(), seq)
-			t.pastDropped = true
-		}
+	p, added := d.threads.use(id)
+	if !added {
+		return *p
+	}
+	t := &thread{id: id}
+	*p = t
+	if seq > 1 {
+		t.setClock(d.forgotten(), seq)
+		t.pastDropped = true
 	}
 	return t
+}
+
+// thread returns the state of thread id, or nil if it is not tracked.
+func (d *Detector) thread(id ThreadID) *thread {
+	if p := d.threads.get(id); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // clockOf returns the clock of epoch a, which an edge names, and the entry
@@ -250,7 +260,7 @@ func (d *Detector) useThread(id ThreadID, seq uint64) *thread {
 // thread's clocks (see thread.clockAt); when a's thread is not tracked (a
 // was never analysed, or its thread was evicted), forgotten stands in.
 func (d *Detector) clockOf(a Epoch, wall int64) (clock, clockEntry) {
-	at := d.threads.get(a.Thread)
+	at := d.thread(a.Thread)
 	if at != nil && at.strand {
 		if at.done >= a.Seq {
 			return at.clockAt(a.Seq), clockEntry{}
@@ -313,8 +323,9 @@ func (d *Detector) describe(t *thread, ev *Event) {
 func (d *Detector) evictThreads() {
 	if d.threads.len() > d.cfg.MaxThreads {
 		n := d.threads.evict(d.cfg.MaxThreads,
-			func(t *thread) bool { return d.sched.waitsFor(t.id) },
-			func(t *thread) {
+			func(t **thread) bool { return d.sched.waitsFor((*t).id) },
+			func(p **thread) {
+				t := *p
 				d.evictedWall = max(d.evictedWall, t.wall)
 				// Its retained accesses may keep t alive, but not its
 				// clocks: no edge reaches them any more (see forgotten),

@@ -319,6 +319,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, c := range []analysis.Config{
 		{Wait: -1}, {Window: -time.Second}, {MaxVariables: -1}, {MaxHistory: -1},
 		{MaxThreads: -1}, {MaxPending: -5}, {MaxClockEntries: 2},
+		{MaxVariables: analysis.MaxLimit + 1}, {MaxThreads: analysis.MaxLimit + 1}, {MaxPending: analysis.MaxLimit + 1},
 	} {
 		if _, err := analysis.NewDetector(c); err == nil {
 			t.Errorf("NewDetector(%+v) accepted a bad config", c)

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"testing"
 	"time"
@@ -200,8 +201,8 @@ func (d *Detector) checkBounds() error {
 			return fmt.Errorf("table of %s: %v", name, err)
 		}
 	}
-	for e := d.threads.head; e != nil; e = e.next {
-		t := &e.val
+	for _, p := range d.threads.all() {
+		t := *p
 		if err := checkClock(t.clk, cfg.MaxClockEntries); err != nil {
 			return fmt.Errorf("thread %s: %v", t.id, err)
 		}
@@ -209,13 +210,13 @@ func (d *Detector) checkBounds() error {
 			return fmt.Errorf("thread %s: %d past clocks", t.id, t.past.len())
 		}
 	}
-	for e := d.vars.head; e != nil; e = e.next {
-		if err := e.val.check(cfg); err != nil {
-			return fmt.Errorf("variable %q: %v", e.key.name, err)
+	for k, v := range d.vars.all() {
+		if err := v.check(cfg); err != nil {
+			return fmt.Errorf("variable %q: %v", k.name, err)
 		}
-		for p := range e.val.accesses() {
+		for p := range v.accesses() {
 			if err := d.keepsNoEvictedClock(p); err != nil {
-				return fmt.Errorf("variable %q: %v", e.key.name, err)
+				return fmt.Errorf("variable %q: %v", k.name, err)
 			}
 		}
 	}
@@ -227,7 +228,7 @@ func (d *Detector) checkBounds() error {
 // threads whose clocks are kept.
 func (d *Detector) keepsNoEvictedClock(p *access) error {
 	t := p.thread
-	if tracked := d.threads.get(t.id); tracked == t {
+	if d.thread(t.id) == t {
 		return nil
 	}
 	if !t.evicted || t.clk.base != nil || t.clk.extra != nil || t.past.len() > 0 {
@@ -298,18 +299,44 @@ func (s *scheduler) drained() error {
 	return nil
 }
 
-// check checks the recency map's invariant: its list holds exactly the
-// entries of its map.
+// check checks the recency map's invariants: its list holds exactly the
+// entries of its map, linked both ways, and every other slot is on the free
+// list. (recency_test.go checks that a freed slot is cleared.)
 func (r *recency[K, V]) check() error {
-	n := 0
-	for e := r.head; e != nil; e = e.next {
-		if r.byKey[e.key] != e {
+	n, prev := 0, int32(-1)
+	for i := r.head; i >= 0; i = r.entry(i).next {
+		e := r.entry(i)
+		if j, ok := r.byKey[e.key]; !ok || j != i {
 			return fmt.Errorf("listed entry %v is not the map's", e.key)
 		}
-		n++
+		if e.prev != prev {
+			return fmt.Errorf("entry %v links back to slot %d, not %d", e.key, e.prev, prev)
+		}
+		if n++; n > len(r.byKey) {
+			return fmt.Errorf("more entries listed than the map's %d", len(r.byKey))
+		}
+		prev = i
 	}
-	if n != len(r.byKey) {
-		return fmt.Errorf("%d entries listed, %d in the map", n, len(r.byKey))
+	if n != len(r.byKey) || r.tail != prev {
+		return fmt.Errorf("%d entries listed ending at slot %d, %d in the map ending at %d", n, prev, len(r.byKey), r.tail)
+	}
+	slots, free := len(r.chunks)*recencyChunk, 0
+	for i := r.free; i >= 0 && n+free <= slots; i = r.entry(i).next {
+		free++
+	}
+	if n+free != slots {
+		return fmt.Errorf("%d slots used and %d or more free, of %d", n, free, slots)
 	}
 	return nil
+}
+
+// all yields the map's entries, most recently used first.
+func (r *recency[K, V]) all() iter.Seq2[K, *V] {
+	return func(yield func(K, *V) bool) {
+		for i := r.head; i >= 0; i = r.entry(i).next {
+			if e := r.entry(i); !yield(e.key, &e.val) {
+				return
+			}
+		}
+	}
 }

@@ -10,7 +10,7 @@ import (
 // of code locations. Beyond the limit the least recently seen group is
 // forgotten, and its count starts again if it recurs.
 type groups struct {
-	byID  recency[groupID, group]
+	byID  recency[groupID, *group] // (pointers: a race found keeps its group until drained)
 	limit int
 }
 
@@ -29,7 +29,7 @@ type group struct {
 }
 
 func newGroups(limit int) groups {
-	return groups{byID: newRecency[groupID, group](), limit: limit}
+	return groups{byID: newRecency[groupID, *group](), limit: limit}
 }
 
 // add counts an occurrence of the race of kind write (write/write or
@@ -40,7 +40,7 @@ func (gs *groups) add(pattern string, write bool, x, y Location, first time.Time
 	if locLess(y, x) {
 		x, y = y, x
 	}
-	g, isNew = gs.byID.use(groupID{pattern: pattern, write: write, x: x, y: y})
+	p, isNew := gs.byID.use(groupID{pattern: pattern, write: write, x: x, y: y})
 	if isNew {
 		kind := ReadWrite
 		if write {
@@ -50,9 +50,10 @@ func (gs *groups) add(pattern string, write bool, x, y Location, first time.Time
 		if ys < xs {
 			xs, ys = ys, xs
 		}
-		*g = group{first: first, key: pattern + " " + kind.String() + " " + xs + " " + ys}
+		*p = &group{first: first, key: pattern + " " + kind.String() + " " + xs + " " + ys}
 		evicted = gs.byID.evict(gs.limit, nil, nil)
 	}
+	g = *p
 	g.count++
 	return g, isNew, evicted
 }

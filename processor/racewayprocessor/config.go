@@ -179,10 +179,16 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive (got %d)", name, v))
 		}
 	}
-	positive("max_variables", cfg.MaxVariables)
 	positive("max_history", cfg.MaxHistory)
-	positive("max_threads", cfg.MaxThreads)
-	positive("max_pending", cfg.MaxPending)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_variables", cfg.MaxVariables}, {"max_threads", cfg.MaxThreads}, {"max_pending", cfg.MaxPending}} {
+		positive(f.name, f.v)
+		if f.v > analysis.MaxLimit {
+			errs = append(errs, fmt.Errorf("%s must be at most %d (got %d)", f.name, analysis.MaxLimit, f.v))
+		}
+	}
 	switch cfg.mode() {
 	case ModeAnalyze:
 		if cfg.Shard != (ShardConfig{}) {

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/raceway-otel/raceway/analysis"
 	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadata"
 	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadatatest"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
@@ -69,12 +70,15 @@ func TestLoadConfig(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	for name, mutate := range map[string]func(*Config){
-		"wait_duration": func(c *Config) { c.WaitDuration = 0 },
-		"race_window":   func(c *Config) { c.RaceWindow = -time.Second },
-		"max_variables": func(c *Config) { c.MaxVariables = 0 },
-		"max_history":   func(c *Config) { c.MaxHistory = -1 },
-		"max_threads":   func(c *Config) { c.MaxThreads = 0 },
-		"max_pending":   func(c *Config) { c.MaxPending = 0 },
+		"wait_duration":                 func(c *Config) { c.WaitDuration = 0 },
+		"race_window":                   func(c *Config) { c.RaceWindow = -time.Second },
+		"max_variables":                 func(c *Config) { c.MaxVariables = 0 },
+		"max_history":                   func(c *Config) { c.MaxHistory = -1 },
+		"max_threads":                   func(c *Config) { c.MaxThreads = 0 },
+		"max_pending":                   func(c *Config) { c.MaxPending = 0 },
+		"max_variables must be at most": func(c *Config) { c.MaxVariables = analysis.MaxLimit + 1 },
+		"max_threads must be at most":   func(c *Config) { c.MaxThreads = analysis.MaxLimit + 1 },
+		"max_pending must be at most":   func(c *Config) { c.MaxPending = analysis.MaxLimit + 1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := createDefaultConfig().(*Config)
