@@ -145,7 +145,12 @@ func (c *benchCollector) mark(b *testing.B) {
 // in all; one trace in 100 races on a shared counter) and records (2 spans
 // per trace, 11 records).
 //
+// 200 iterations end while the detector's state is still small; 3000 (the
+// thread table full, 300,000 variables) show the steady state of a
+// collector that has run for a while.
+//
 //	cd collector/e2e && go test -run '^$' -bench CollectorCPUPerSpan -benchtime 200x -count 3 .
+//	cd collector/e2e && go test -run '^$' -bench CollectorCPUPerSpan/requests -benchtime 3000x -count 3 .
 func BenchmarkCollectorCPUPerSpan(b *testing.B) {
 	bin := collectorBinary(b)
 	for _, w := range []struct {
