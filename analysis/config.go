@@ -76,22 +76,20 @@ func (c Config) Validate() error {
 	if c.Window < 0 {
 		errs = append(errs, fmt.Errorf("analysis: Window must not be negative (got %s)", c.Window))
 	}
-	check("MaxVariables", c.MaxVariables)
-	check("MaxHistory", c.MaxHistory)
-	check("MaxThreads", c.MaxThreads)
-	check("MaxPending", c.MaxPending)
 	// The tables index their entries by int32 (see recency). A table holds
 	// at most its bound, the thread table MaxThreads and the threads that
-	// pending events wait for (1 + MaxAfter each at most): these limits
-	// keep every table under 2^30 entries.
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"MaxVariables", c.MaxVariables}, {"MaxThreads", c.MaxThreads}, {"MaxPending", c.MaxPending}} {
-		if f.v > MaxLimit {
-			errs = append(errs, fmt.Errorf("analysis: %s must be at most %d (got %d)", f.name, MaxLimit, f.v))
+	// pending events wait for (1 + MaxAfter each at most): MaxLimit keeps
+	// every table under 2^30 entries.
+	limited := func(name string, v int) {
+		check(name, v)
+		if v > MaxLimit {
+			errs = append(errs, fmt.Errorf("analysis: %s must be at most %d (got %d)", name, MaxLimit, v))
 		}
 	}
+	limited("MaxVariables", c.MaxVariables)
+	check("MaxHistory", c.MaxHistory)
+	limited("MaxThreads", c.MaxThreads)
+	limited("MaxPending", c.MaxPending)
 	check("MaxClockEntries", c.MaxClockEntries)
 	if c.MaxClockEntries != 0 && c.MaxClockEntries < 4 {
 		errs = append(errs, fmt.Errorf("analysis: MaxClockEntries must be at least 4 (got %d)", c.MaxClockEntries))

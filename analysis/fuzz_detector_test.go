@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"iter"
 	"slices"
 	"testing"
 	"time"
@@ -297,46 +296,4 @@ func (s *scheduler) drained() error {
 			s.n, len(s.byEpoch), len(s.bySync), len(s.waiting))
 	}
 	return nil
-}
-
-// check checks the recency map's invariants: its list holds exactly the
-// entries of its map, linked both ways, and every other slot is on the free
-// list. (recency_test.go checks that a freed slot is cleared.)
-func (r *recency[K, V]) check() error {
-	n, prev := 0, int32(-1)
-	for i := r.head; i >= 0; i = r.entry(i).next {
-		e := r.entry(i)
-		if j, ok := r.byKey[e.key]; !ok || j != i {
-			return fmt.Errorf("listed entry %v is not the map's", e.key)
-		}
-		if e.prev != prev {
-			return fmt.Errorf("entry %v links back to slot %d, not %d", e.key, e.prev, prev)
-		}
-		if n++; n > len(r.byKey) {
-			return fmt.Errorf("more entries listed than the map's %d", len(r.byKey))
-		}
-		prev = i
-	}
-	if n != len(r.byKey) || r.tail != prev {
-		return fmt.Errorf("%d entries listed ending at slot %d, %d in the map ending at %d", n, prev, len(r.byKey), r.tail)
-	}
-	slots, free := len(r.chunks)*recencyChunk, 0
-	for i := r.free; i >= 0 && n+free <= slots; i = r.entry(i).next {
-		free++
-	}
-	if n+free != slots {
-		return fmt.Errorf("%d slots used and %d or more free, of %d", n, free, slots)
-	}
-	return nil
-}
-
-// all yields the map's entries, most recently used first.
-func (r *recency[K, V]) all() iter.Seq2[K, *V] {
-	return func(yield func(K, *V) bool) {
-		for i := r.head; i >= 0; i = r.entry(i).next {
-			if e := r.entry(i); !yield(e.key, &e.val) {
-				return
-			}
-		}
-	}
 }

@@ -179,16 +179,17 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be positive (got %d)", name, v))
 		}
 	}
-	positive("max_history", cfg.MaxHistory)
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"max_variables", cfg.MaxVariables}, {"max_threads", cfg.MaxThreads}, {"max_pending", cfg.MaxPending}} {
-		positive(f.name, f.v)
-		if f.v > analysis.MaxLimit {
-			errs = append(errs, fmt.Errorf("%s must be at most %d (got %d)", f.name, analysis.MaxLimit, f.v))
+	// (The detector's own bound, named as in this configuration.)
+	limited := func(name string, v int) {
+		positive(name, v)
+		if v > analysis.MaxLimit {
+			errs = append(errs, fmt.Errorf("%s must be at most %d (got %d)", name, analysis.MaxLimit, v))
 		}
 	}
+	limited("max_variables", cfg.MaxVariables)
+	positive("max_history", cfg.MaxHistory)
+	limited("max_threads", cfg.MaxThreads)
+	limited("max_pending", cfg.MaxPending)
 	switch cfg.mode() {
 	case ModeAnalyze:
 		if cfg.Shard != (ShardConfig{}) {
