@@ -44,6 +44,11 @@ func (p *access) process() *process {
 // epoch returns the access's epoch.
 func (p *access) epoch() Epoch { return Epoch{Thread: p.thread.id, Seq: p.seq} }
 
+// KeptPerHistory bounds, per unit of Config.MaxHistory, the accesses that
+// no later access supersedes: a variable keeps at most KeptPerHistory ×
+// MaxHistory of them.
+const KeptPerHistory = 4
+
 // access analyses a read or write of thread t, whose clock is c: it reports
 // every race with the variable's retained accesses, then makes it part of
 // the variable's state.
@@ -51,7 +56,7 @@ func (d *Detector) access(t *thread, ev *Event, c clock, wall int64) {
 	d.stats.Accesses++
 	k, v, a := d.newAccess(t, ev, wall)
 	d.check(k, v, a, c, nil)
-	d.stats.EvictedHistory += uint64(v.update(a, c, 4*d.cfg.MaxHistory, d.cfg.MaxHistory))
+	d.stats.EvictedHistory += uint64(v.update(a, c, KeptPerHistory*d.cfg.MaxHistory, d.cfg.MaxHistory))
 }
 
 // late checks an access (or counts another event) that arrived after its

@@ -18,7 +18,7 @@ import (
 //     acquired, a snapshot shares its thread's clock), and an operation
 //     that changes a clock builds new ones. Adding a few entries (a lock
 //     release adds the releaser's) copies extra only; the base is rebuilt
-//     when extra is full.
+//     when they would take extra past maxExtra.
 //   - The base holds at most the bound given to join
 //     (Config.MaxClockEntries), so a clock holds at most the bound plus
 //     maxExtra entries. When rebuilding exceeds the bound, the entries with
@@ -38,6 +38,11 @@ type clock struct {
 
 // maxExtra bounds the entries a clock holds beside its base.
 const maxExtra = 8
+
+// horizonClock returns the clock that holds no entry and whose horizon is
+// wall: it orders the events at or before wall time wall (none when wall
+// is 0) and no other.
+func horizonClock(wall int64) clock { return clock{horizon: wall} }
 
 // clockEntry says that the first seq events of thread happened before the
 // point, the last of them at wall time wall.

@@ -23,10 +23,10 @@ type Config struct {
 	// MaxHistory bounds what a variable keeps beside its last write and
 	// last read: its most recent MaxHistory accesses, which let a race be
 	// reported with every one of its pairs and late events be checked; and
-	// at most 4 × MaxHistory accesses that no later access supersedes
-	// (concurrent reads, racing writes), against which every access is
-	// checked. Past the second bound the oldest are dropped and counted in
-	// Stats.EvictedHistory. Default 8.
+	// at most [KeptPerHistory] × MaxHistory accesses that no later access
+	// supersedes (concurrent reads, racing writes), against which every
+	// access is checked. Past the second bound the oldest are dropped and
+	// counted in Stats.EvictedHistory. Default 8.
 	MaxHistory int
 	// MaxThreads bounds the logical threads (and lock strands) whose clocks
 	// are kept, and the published clocks (spawn, send, respond, end) kept
@@ -36,15 +36,12 @@ type Config struct {
 	// MaxClockEntries bounds the components of one vector clock; the
 	// components of the least recently active threads are dropped first and
 	// their earlier accesses are from then on assumed ordered (never
-	// reported). A clock may hold up to 8 more, joined in since it was last
-	// rebuilt. Default 64.
+	// reported). Beside them a clock holds the few entries joined in since
+	// it was last rebuilt. Default 64.
 	MaxClockEntries int
 	// MaxPending bounds the events waiting for predecessors; past it the
 	// oldest is analysed at once. Default 1,000,000.
 	MaxPending int
-	// Pattern maps a variable name to its pattern when grouping repeated
-	// races. Default [VarPattern].
-	Pattern func(string) string
 }
 
 // MaxLimit is the largest MaxVariables, MaxThreads and MaxPending a
@@ -114,8 +111,5 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxThreads, DefaultMaxThreads)
 	def(&c.MaxClockEntries, DefaultMaxClockEntries)
 	def(&c.MaxPending, DefaultMaxPending)
-	if c.Pattern == nil {
-		c.Pattern = VarPattern
-	}
 	return c
 }

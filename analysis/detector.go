@@ -345,7 +345,7 @@ func (d *Detector) evictThreads() {
 // those as ordered can hide a race, never invent one. (Before any
 // eviction it is the empty clock: an edge to an epoch never seen brings
 // that epoch alone.)
-func (d *Detector) forgotten() clock { return clock{horizon: d.evictedWall} }
+func (d *Detector) forgotten() clock { return horizonClock(d.evictedWall) }
 
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {

@@ -327,14 +327,38 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestVarPattern(t *testing.T) {
-	for in, want := range map[string]string{
-		"accounts.alice.balance":          "accounts.alice.balance",
-		"postgres/shop/products/42.stock": "postgres/shop/products/*.stock",
-		"a1b22c":                          "a*b*c",
+// TestRacesGroupByVarPattern: races on variables whose names differ only
+// in their numbers, between the same locations, fall in one group named
+// after the pattern (every run of digits replaced by "*"), which counts
+// them all; a name without digits is its own pattern.
+func TestRacesGroupByVarPattern(t *testing.T) {
+	for _, c := range []struct {
+		vars    []string
+		pattern string
+	}{
+		{[]string{"accounts/42.balance", "accounts/43.balance", "accounts/7.balance"}, "accounts/*.balance"},
+		{[]string{"postgres/shop/products/42.stock", "postgres/shop/products/1042.stock"}, "postgres/shop/products/*.stock"},
+		{[]string{"a1b22c", "a333b4c"}, "a*b*c"},
+		{[]string{"request_count"}, "request_count"},
+		{[]string{"accounts.alice.balance"}, "accounts.alice.balance"},
 	} {
-		if got := analysis.VarPattern(in); got != want {
-			t.Errorf("VarPattern(%q) = %q, want %q", in, got, want)
+		d := mustDetector(t, analysis.Config{})
+		for i, v := range c.vars {
+			a, b := thr{id: analysis.ThreadID(2*i + 1), trace: 1}, thr{id: analysis.ThreadID(2*i + 2), trace: 2}
+			add(t, d, t0, a.ev(analysis.KindWrite, v, 1), b.ev(analysis.KindWrite, v, 2))
+		}
+		rs := d.Drain()
+		if len(rs) != len(c.vars) {
+			t.Fatalf("%v: %d races, want one per variable", c.vars, len(rs))
+		}
+		want := c.pattern + " write/write f.go:1 f.go:2"
+		for i, r := range rs {
+			if r.Group != want || r.Count != i+1 {
+				t.Errorf("race on %s: group %q, count %d; want %q, %d", r.Var, r.Group, r.Count, want, i+1)
+			}
+		}
+		if g := d.Stats().Groups; g != 1 {
+			t.Errorf("%v: %d groups, want 1", c.vars, g)
 		}
 	}
 }
@@ -498,9 +522,9 @@ func TestEvictedLockStrandStartsANewLineage(t *testing.T) {
 
 // TestEachPairOnce: n concurrent readers, then a writer. Every racing pair
 // is reported once: exactly n pairs when the variable's bound keeps the n
-// reads (4 × MaxHistory accesses not superseded), else exactly as many as
-// it keeps, the others counted as evicted. (A fixed table of 24 visited
-// accesses once reported pairs twice past 24 readers.)
+// reads (KeptPerHistory × MaxHistory accesses not superseded), else
+// exactly as many as it keeps, the others counted as evicted. (A fixed
+// table of 24 visited accesses once reported pairs twice past 24 readers.)
 func TestEachPairOnce(t *testing.T) {
 	for _, n := range []int{4, 24, 30, 64, 200} {
 		for _, history := range []int{1, analysis.DefaultMaxHistory, n} {
@@ -512,7 +536,7 @@ func TestEachPairOnce(t *testing.T) {
 				}
 				w := thr{id: 1000, trace: 255}
 				add(t, d, t0, w.ev(analysis.KindWrite, "config", 20))
-				kept := min(n, 4*history)
+				kept := min(n, analysis.KeptPerHistory*history)
 				rs := d.Drain()
 				seen := map[analysis.Epoch]bool{}
 				for _, r := range rs {

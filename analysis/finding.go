@@ -24,7 +24,7 @@ type raceRec struct {
 // report records the race between the retained access p and access a of
 // variable k.
 func (d *Detector) report(k varKey, p, a *access, late bool) {
-	g, isNew, evicted := d.groups.add(d.cfg.Pattern(k.name), p.write && a.write, *p.where, *a.where, fromUnixNano(min(p.wall, a.wall)))
+	g, isNew, evicted := d.groups.add(varPattern(k.name), p.write && a.write, *p.where, *a.where, fromUnixNano(min(p.wall, a.wall)))
 	if isNew {
 		d.stats.Groups++
 	}

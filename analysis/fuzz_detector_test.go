@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 )
@@ -202,7 +201,7 @@ func (d *Detector) checkBounds() error {
 	}
 	for _, p := range d.threads.all() {
 		t := *p
-		if err := checkClock(t.clk, cfg.MaxClockEntries); err != nil {
+		if err := t.clk.checkEntries(cfg.MaxClockEntries); err != nil {
 			return fmt.Errorf("thread %s: %v", t.id, err)
 		}
 		if t.past.len() > maxPastClocks {
@@ -236,24 +235,6 @@ func (d *Detector) keepsNoEvictedClock(p *access) error {
 	return nil
 }
 
-// checkClock checks a clock's invariants.
-func checkClock(c clock, limit int) error {
-	if len(c.base) > limit || len(c.extra) > maxExtra {
-		return fmt.Errorf("clock of %d+%d entries, bound %d+%d", len(c.base), len(c.extra), limit, maxExtra)
-	}
-	for i := 1; i < len(c.base); i++ {
-		if c.base[i-1].thread >= c.base[i].thread {
-			return fmt.Errorf("clock base not sorted and unique: %v", c.base)
-		}
-	}
-	for i, e := range c.extra {
-		if slices.ContainsFunc(c.extra[i+1:], func(x clockEntry) bool { return x.thread == e.thread }) {
-			return fmt.Errorf("clock extra names thread %s twice", e.thread)
-		}
-	}
-	return nil
-}
-
 // check checks the bounds of a variable's state and that exactly the
 // accesses in w, r and live are marked live.
 func (v *variable) check(cfg Config) error {
@@ -265,8 +246,8 @@ func (v *variable) check(cfg Config) error {
 	}
 	if v.more != nil {
 		m := v.more
-		if len(m.live) > 4*cfg.MaxHistory || m.recent.len() > cfg.MaxHistory {
-			return fmt.Errorf("%d live and %d recent accesses, bounds %d and %d", len(m.live), m.recent.len(), 4*cfg.MaxHistory, cfg.MaxHistory)
+		if len(m.live) > KeptPerHistory*cfg.MaxHistory || m.recent.len() > cfg.MaxHistory {
+			return fmt.Errorf("%d live and %d recent accesses, bounds %d and %d", len(m.live), m.recent.len(), KeptPerHistory*cfg.MaxHistory, cfg.MaxHistory)
 		}
 		for _, p := range m.live {
 			if live[p] {

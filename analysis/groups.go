@@ -6,7 +6,7 @@ import (
 )
 
 // groups counts the occurrences of each distinct race: the same variable
-// pattern (see Config.Pattern), the same kind and the same unordered pair
+// pattern (see varPattern), the same kind and the same unordered pair
 // of code locations. Beyond the limit the least recently seen group is
 // forgotten, and its count starts again if it recurs.
 type groups struct {
@@ -69,10 +69,9 @@ func locLess(a, b Location) bool {
 	return a.Function < b.Function
 }
 
-// VarPattern is the default Config.Pattern: it replaces every run of
-// decimal digits by "*", so that products/42.stock and products/43.stock
-// group together.
-func VarPattern(name string) string {
+// varPattern returns the pattern of variable name by which races are
+// grouped (see Race.Group).
+func varPattern(name string) string {
 	if !strings.ContainsAny(name, "0123456789") {
 		return name
 	}

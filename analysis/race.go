@@ -106,7 +106,9 @@ type Race struct {
 	// order had passed and was checked against retained history.
 	Late bool
 
-	// Group identifies the distinct race: same variable pattern, same kind,
+	// Group identifies the distinct race: same variable pattern (the name
+	// with every run of decimal digits replaced by "*", so that
+	// accounts/42.balance and accounts/43.balance share one), same kind,
 	// same pair of code locations. Count is how many occurrences of the
 	// group the detector has seen, this one included; First is when the
 	// group was first seen.

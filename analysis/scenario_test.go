@@ -870,19 +870,3 @@ func TestScenarioChainAndFanoutExact(t *testing.T) {
 		t.Fatal("no race reported among 200 concurrent writers")
 	}
 }
-
-// TestVarPatternGroupsNumbers checks the default grouping pattern.
-func TestVarPatternGroupsNumbers(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"accounts/42.balance", "accounts/*.balance"},
-		{"request_count", "request_count"},
-		{"postgres/shop/products/42.stock", "postgres/shop/products/*.stock"},
-	} {
-		if got := analysis.VarPattern(c.in); got != c.want {
-			t.Errorf("VarPattern(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-	if analysis.VarPattern("accounts/42.balance") != analysis.VarPattern("accounts/43.balance") {
-		t.Error("accounts/42.balance and accounts/43.balance do not share a pattern")
-	}
-}
