@@ -19,6 +19,7 @@ import (
 // modules lists the project's Go modules, in test order.
 var modules = []string{
 	".",
+	"internal/collectortest", // test support of the modules below
 	"processor/racewayprocessor",
 	"exporter/racewayexporter",
 	"dashboards",

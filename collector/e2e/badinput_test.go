@@ -34,7 +34,12 @@ func badCases() []badCase {
 		}
 		return out
 	}
-	putSlice := func(a pcommon.Map, key string, elems []string) { pdataAttrs(a).StrSlice(key, elems) }
+	putSlice := func(a pcommon.Map, key string, elems []string) {
+		s := a.PutEmptySlice(key)
+		for _, e := range elems {
+			s.AppendEmpty().SetStr(e)
+		}
+	}
 	return []badCase{
 		// Garbled and oversized clocks.
 		{name: "garbled thread id", mutate: func(a pcommon.Map, _ analysis.ThreadID) { a.PutStr(convention.ThreadID, "not-a-thread!") }},

@@ -4,8 +4,11 @@ go 1.26.0
 
 replace github.com/raceway-otel/raceway => ../..
 
+replace github.com/raceway-otel/raceway/internal/collectortest => ../../internal/collectortest
+
 require (
 	github.com/raceway-otel/raceway v0.0.0-00010101000000-000000000000
+	github.com/raceway-otel/raceway/internal/collectortest v0.0.0-00010101000000-000000000000
 	go.opentelemetry.io/collector/pdata v1.67.0
 	google.golang.org/grpc v1.83.2
 )

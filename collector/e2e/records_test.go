@@ -1,38 +1,14 @@
 package e2e
 
 import (
-	"time"
-
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
 	"github.com/raceway-otel/raceway/analysis"
-	"github.com/raceway-otel/raceway/racewayotel/convention"
+	"github.com/raceway-otel/raceway/internal/collectortest"
 )
 
-// pdataAttrs writes the attributes convention.Encode produces into a
-// pcommon.Map.
-type pdataAttrs pcommon.Map
-
-func (m pdataAttrs) Str(k, v string)       { pcommon.Map(m).PutStr(k, v) }
-func (m pdataAttrs) Int(k string, v int64) { pcommon.Map(m).PutInt(k, v) }
-func (m pdataAttrs) StrSlice(k string, v []string) {
-	s := pcommon.Map(m).PutEmptySlice(k)
-	for _, e := range v {
-		s.AppendEmpty().SetStr(e)
-	}
-}
-
-// addRecord adds e to span as racewayotel records it: a span event at at,
-// written by convention.Encode. It returns the event, which tests of
-// malformed input then spoil.
-func addRecord(span ptrace.Span, at time.Time, e analysis.Event) ptrace.SpanEvent {
-	ev := span.Events().AppendEmpty()
-	ev.SetName(convention.EventName(e.Kind))
-	ev.SetTimestamp(pcommon.NewTimestampFromTime(at))
-	convention.Encode(&e, pdataAttrs(ev.Attributes()))
-	return ev
-}
+// addRecord adds e to span as racewayotel records it, at at; it returns the
+// event, which tests of malformed input then spoil. It is
+// collectortest.AddRecord, under the name the tests use.
+var addRecord = collectortest.AddRecord
 
 // bankRecord is the record of kind, epoch th@seq, that the bank process
 // bank-1 makes at line of its transfer code.

@@ -2,7 +2,6 @@ package racewayexporter
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 
@@ -12,13 +11,12 @@ import (
 	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	grpcmd "google.golang.org/grpc/metadata"
 
 	"github.com/raceway-otel/raceway/exporter/racewayexporter/internal/metadata"
+	"github.com/raceway-otel/raceway/internal/collectortest"
 )
 
 // tokenAuth is a client auth extension (extensionauth.GRPCClient) that adds a
@@ -45,28 +43,21 @@ func (h authHost) GetExtensions() map[component.ID]component.Component { return 
 // The host is passed through to the inner otlp_grpc exporter, so that its
 // `auth:` setting finds the collector's auth extensions.
 func TestInnerExporterUsesHostAuth(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	var (
 		mu    sync.Mutex
 		auths []string
 	)
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	sink := collectortest.StartSink(t, "", nil, grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		md, _ := grpcmd.FromIncomingContext(ctx)
 		mu.Lock()
 		auths = append(auths, md.Get("authorization")...)
 		mu.Unlock()
 		return handler(ctx, req)
 	}))
-	sink := &otlpSink{}
-	plogotlp.RegisterGRPCServer(srv, &logsServer{s: sink})
-	pmetricotlp.RegisterGRPCServer(srv, &metricsServer{s: sink})
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
 
 	authID := component.MustNewIDWithName("bearertokenauth", "backend")
 	cfg := createDefaultConfig()
-	cfg.GRPC.ClientConfig.Endpoint = ln.Addr().String()
+	cfg.GRPC.ClientConfig.Endpoint = sink.Addr()
 	cfg.GRPC.ClientConfig.TLS.Insecure = true
 	cfg.GRPC.ClientConfig.Auth = configoptional.Some(configauth.Config{AuthenticatorID: authID})
 

@@ -6,13 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,9 +27,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"google.golang.org/grpc"
 
 	"github.com/raceway-otel/raceway/exporter/racewayexporter/internal/metadata"
+	"github.com/raceway-otel/raceway/internal/collectortest"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
@@ -88,68 +86,6 @@ func findingTraces(kind, severity string, count int64) ptrace.Traces {
 	return td
 }
 
-// otlpSink is an in-process OTLP gRPC server for logs and metrics.
-type otlpSink struct {
-	mu      sync.Mutex
-	logs    []plog.Logs
-	metrics []pmetric.Metrics
-}
-
-func (s *otlpSink) addLogs(ld plog.Logs) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := plog.NewLogs()
-	ld.CopyTo(c)
-	s.logs = append(s.logs, c)
-}
-
-func (s *otlpSink) addMetrics(md pmetric.Metrics) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := pmetric.NewMetrics()
-	md.CopyTo(c)
-	s.metrics = append(s.metrics, c)
-}
-
-type logsServer struct {
-	plogotlp.UnimplementedGRPCServer
-	s *otlpSink
-}
-
-func (l *logsServer) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
-	l.s.addLogs(req.Logs())
-	return plogotlp.NewExportResponse(), nil
-}
-
-type metricsServer struct {
-	pmetricotlp.UnimplementedGRPCServer
-	s *otlpSink
-}
-
-func (m *metricsServer) Export(_ context.Context, req pmetricotlp.ExportRequest) (pmetricotlp.ExportResponse, error) {
-	m.s.addMetrics(req.Metrics())
-	return pmetricotlp.NewExportResponse(), nil
-}
-
-func (s *otlpSink) snapshot() ([]plog.Logs, []pmetric.Metrics) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]plog.Logs(nil), s.logs...), append([]pmetric.Metrics(nil), s.metrics...)
-}
-
-func startGRPCSink(t *testing.T) (*otlpSink, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	sink := &otlpSink{}
-	srv := grpc.NewServer()
-	plogotlp.RegisterGRPCServer(srv, &logsServer{s: sink})
-	pmetricotlp.RegisterGRPCServer(srv, &metricsServer{s: sink})
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(srv.Stop)
-	return sink, ln.Addr().String()
-}
-
 func readBody(t *testing.T, r *http.Request) []byte {
 	var rd io.Reader = r.Body
 	if r.Header.Get("Content-Encoding") == "gzip" {
@@ -167,9 +103,11 @@ func readBody(t *testing.T, r *http.Request) []byte {
 	return body
 }
 
-func startHTTPSink(t *testing.T) (*otlpSink, string) {
+// startHTTPSink starts an OTLP/HTTP server for logs and metrics, feeding a
+// collectortest.Sink.
+func startHTTPSink(t *testing.T) (*collectortest.Sink, string) {
 	t.Helper()
-	sink := &otlpSink{}
+	sink := &collectortest.Sink{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/logs", func(w http.ResponseWriter, r *http.Request) {
 		body := readBody(t, r)
@@ -178,7 +116,7 @@ func startHTTPSink(t *testing.T) (*otlpSink, string) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		sink.addLogs(req.Logs())
+		sink.AddLogs(req.Logs())
 		out, _ := plogotlp.NewExportResponse().MarshalProto()
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		_, _ = w.Write(out)
@@ -190,7 +128,7 @@ func startHTTPSink(t *testing.T) (*otlpSink, string) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		sink.addMetrics(req.Metrics())
+		sink.AddMetrics(req.Metrics())
 		out, _ := pmetricotlp.NewExportResponse().MarshalProto()
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		_, _ = w.Write(out)
@@ -303,9 +241,9 @@ func seriesName(metric string, a pcommon.Map) string {
 }
 
 func TestExportGRPC(t *testing.T) {
-	sink, addr := startGRPCSink(t)
+	sink := collectortest.StartSink(t, "", nil)
 	cfg := createDefaultConfig()
-	cfg.GRPC.ClientConfig.Endpoint = addr
+	cfg.GRPC.ClientConfig.Endpoint = sink.Addr()
 	cfg.GRPC.ClientConfig.TLS.Insecure = true
 	cfg.File.Path = filepath.Join(t.TempDir(), "findings.jsonl")
 
@@ -316,14 +254,14 @@ func TestExportGRPC(t *testing.T) {
 		ptrace.NewTraces(), // nothing to do
 	)
 	waitFor(t, "3 log records and the metrics at the sink", func() bool {
-		logs, metrics := sink.snapshot()
+		_, logs, metrics := sink.Snapshot()
 		n := 0
 		for _, l := range logs {
 			n += l.LogRecordCount()
 		}
 		return n == 3 && len(metrics) == 3
 	})
-	logs, metrics := sink.snapshot()
+	_, logs, metrics := sink.Snapshot()
 	checkLogs(t, logs, 3)
 	for _, m := range metrics {
 		sum := m.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum()
@@ -368,7 +306,7 @@ func TestExportHTTP(t *testing.T) {
 	cfg.HTTP.ClientConfig.Compression = configcompression.TypeGzip
 	cfg.HTTP.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	runExporter(t, cfg, findingTraces("write/write", "error", 1))
-	logs, metrics := sink.snapshot()
+	_, logs, metrics := sink.Snapshot()
 	checkLogs(t, logs, 1)
 	assert.Equal(t, map[string]int64{
 		MetricRaces + " write/write error audit,bank":       1,
@@ -489,9 +427,9 @@ func TestCountersStartAtTheLatestExportAndAllAreSent(t *testing.T) {
 }
 
 func TestMetricsResentEachInterval(t *testing.T) {
-	sink, addr := startGRPCSink(t)
+	sink := collectortest.StartSink(t, "", nil)
 	cfg := createDefaultConfig()
-	cfg.GRPC.ClientConfig.Endpoint = addr
+	cfg.GRPC.ClientConfig.Endpoint = sink.Addr()
 	cfg.GRPC.ClientConfig.TLS.Insecure = true
 	cfg.Logs = false
 	cfg.MetricsInterval = 20 * time.Millisecond
@@ -507,7 +445,7 @@ func TestMetricsResentEachInterval(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(ctx, componenttest.NewNopHost()))
 	time.Sleep(5 * cfg.MetricsInterval)
-	_, before := sink.snapshot()
+	_, _, before := sink.Snapshot()
 	assert.Empty(t, before, "no series yet: nothing sent")
 
 	require.NoError(t, exp.ConsumeTraces(ctx, findingTraces("write/write", "error", 1)))
@@ -515,14 +453,14 @@ func TestMetricsResentEachInterval(t *testing.T) {
 	// Every export from here on is periodic. The first may have been taken
 	// before the second finding (the ticker runs beside ConsumeTraces), so
 	// the check starts after it.
-	_, sent := sink.snapshot()
+	_, _, sent := sink.Snapshot()
 	from := len(sent) + 1
 	waitFor(t, "both series sent again three times after the findings", func() bool {
-		_, metrics := sink.snapshot()
+		_, _, metrics := sink.Snapshot()
 		return len(metrics) >= from+3
 	})
 	require.NoError(t, exp.Shutdown(ctx))
-	_, metrics := sink.snapshot()
+	_, _, metrics := sink.Snapshot()
 	var stamps []pcommon.Timestamp
 	start := map[string]pcommon.Timestamp{}
 	for _, md := range metrics[from:] {
@@ -543,6 +481,6 @@ func TestMetricsResentEachInterval(t *testing.T) {
 	}
 
 	time.Sleep(5 * cfg.MetricsInterval)
-	_, after := sink.snapshot()
+	_, _, after := sink.Snapshot()
 	assert.Len(t, after, len(metrics), "nothing sent after Shutdown")
 }

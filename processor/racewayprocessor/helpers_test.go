@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/raceway-otel/raceway/analysis"
+	"github.com/raceway-otel/raceway/internal/collectortest"
 	"github.com/raceway-otel/raceway/processor/racewayprocessor/internal/metadatatest"
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
@@ -95,28 +96,9 @@ func (r rec) event() analysis.Event {
 	return e
 }
 
-// pdataAttrs writes the attributes convention.Encode produces into a
-// pcommon.Map.
-type pdataAttrs pcommon.Map
-
-func (m pdataAttrs) Str(k, v string)       { pcommon.Map(m).PutStr(k, v) }
-func (m pdataAttrs) Int(k string, v int64) { pcommon.Map(m).PutInt(k, v) }
-func (m pdataAttrs) StrSlice(k string, v []string) {
-	s := pcommon.Map(m).PutEmptySlice(k)
-	for _, e := range v {
-		s.AppendEmpty().SetStr(e)
-	}
-}
-
 // addRecord adds r to span as racewayotel records it: a span event written
-// by convention.Encode.
-func addRecord(span ptrace.Span, r rec) {
-	e := r.event()
-	ev := span.Events().AppendEmpty()
-	ev.SetName(convention.EventName(e.Kind))
-	ev.SetTimestamp(pcommon.NewTimestampFromTime(base.Add(r.at)))
-	convention.Encode(&e, pdataAttrs(ev.Attributes()))
-}
+// by convention.Encode (collectortest.AddRecord).
+func addRecord(span ptrace.Span, r rec) { collectortest.AddRecord(span, base.Add(r.at), r.event()) }
 
 // spanSpec describes one span to build.
 type spanSpec struct {

@@ -175,17 +175,11 @@ func TestShardModeOutput(t *testing.T) {
 	want := batch(spanSpec{service: "orders", instance: "orders-1", trace: 0x10, span: 0x11, name: "POST /order", recs: []rec{
 		{kind: "thread.start", thread: 0x77, seq: 1, origin: "request", name: "POST /order", at: 0},
 		{kind: "read", thread: 0x77, seq: 2, v: own, shared: true, val: str("10"), file: "o.go", line: 10, fn: "main.order", at: time.Millisecond},
-		{kind: "write", thread: 0x77, seq: 3, v: other, shared: true, old: str("1000"), val: str("900"), locks: []string{"mu"}, file: "o.go", line: 12, fn: "main.order", at: 2 * time.Millisecond},
+		{kind: "call", thread: 0x77, seq: 3, at: 2 * time.Millisecond}, // the write; raceway.process.id is the instance (batch)
 		{kind: "rpc.send", thread: 0x77, seq: 4, at: 3 * time.Millisecond},
 	}})
 	wsp := want.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
 	wsp.Attributes().Clear()
-	ph := wsp.Events().At(2)
-	ph.SetName("raceway.call")
-	ph.Attributes().Clear()
-	ph.Attributes().PutStr(convention.ThreadID, "0000000000000077")
-	ph.Attributes().PutInt(convention.Seq, 3)
-	ph.Attributes().PutStr(convention.ProcessID, "orders-1")
 
 	tt := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
