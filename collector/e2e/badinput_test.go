@@ -123,7 +123,7 @@ func TestBadInputOverOTLP(t *testing.T) {
 	}
 	bin := collectorBinary(t)
 	cs := startSink(t, "", nil)
-	env := baseEnv(t, cs.addr)
+	env := baseEnv(t, cs.Addr())
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"))
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
 	// reasons returns the two decode error counters, whether both are
@@ -194,8 +194,8 @@ func TestBadInputOverOTLP(t *testing.T) {
 	ww, rw := "race "+v+" write/write", "race "+v+" read/write"
 	waitFor(col, 30*time.Second, "the good race or spans are missing", func() (bool, string) {
 		f := cs.findings()
-		return f[ww] > 0 && f[rw] > 0 && cs.count("bank") == 6 && cs.count("bad") == len(cases) && cs.count("anon") == anonymous,
-			fmt.Sprintf("findings %v, bank spans %d of 6, bad spans %d of %d, anon spans %d of %d", f, cs.count("bank"), cs.count("bad"), len(cases), cs.count("anon"), anonymous)
+		return f[ww] > 0 && f[rw] > 0 && cs.SpanCount("bank") == 6 && cs.SpanCount("bad") == len(cases) && cs.SpanCount("anon") == anonymous,
+			fmt.Sprintf("findings %v, bank spans %d of 6, bad spans %d of %d, anon spans %d of %d", f, cs.SpanCount("bank"), cs.SpanCount("bad"), len(cases), cs.SpanCount("anon"), anonymous)
 	})
 	m := scrape(t, env)
 	waitFor(col, 20*time.Second, "decode errors are not counted", func() (bool, string) {
@@ -215,10 +215,10 @@ func TestBadInputOverOTLP(t *testing.T) {
 
 	// The bad spans pass through unchanged: same name, attributes and
 	// events, and no raceway.race span is emitted for them.
-	if n := cs.raceSpanCount(); n != 6 {
+	if n := cs.RaceSpanCount(); n != 6 {
 		t.Errorf("%d raceway.race spans, want the good pair's 6", n)
 	}
-	tds, _, _ := cs.snapshot()
+	tds, _, _ := cs.Snapshot()
 	seen := 0
 	eachSpan(tds, func(svc string, got ptrace.Span) {
 		if svc != "bad" {
@@ -264,7 +264,7 @@ func TestBadInputOverOTLP(t *testing.T) {
 		col.fatalf("the collector no longer accepts exports after bad input: %v", err)
 	}
 	waitFor(col, 20*time.Second, "spans sent after the bad input are missing", func() (bool, string) {
-		return cs.count("plain") == 3, fmt.Sprintf("%d plain spans", cs.count("plain"))
+		return cs.SpanCount("plain") == 3, fmt.Sprintf("%d plain spans", cs.SpanCount("plain"))
 	})
 	if col.p.Exited() {
 		col.fatalf("the collector exited")

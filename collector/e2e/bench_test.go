@@ -99,7 +99,7 @@ type benchCollector struct {
 
 func startBenchCollector(b *testing.B, bin string, env map[string]string, overlay string) *benchCollector {
 	s := startSink(b, "", func(string) bool { return false })
-	e := baseEnv(b, s.addr)
+	e := baseEnv(b, s.Addr())
 	e["RACEWAY_LOG_LEVEL"] = "warn"
 	e["GODEBUG"] = "gctrace=1" // for gcMeter
 	for k, v := range env {
@@ -183,7 +183,7 @@ func BenchmarkCollectorCPUPerSpan(b *testing.B) {
 				want := next * shape.spansPerTrace()
 				for _, c := range cs {
 					waitFor(c.col, 5*time.Minute, "spans missing at the sink", func() (bool, string) {
-						n := c.sink.count(shape.service())
+						n := c.sink.SpanCount(shape.service())
 						return n >= want, fmt.Sprintf("%d of %d", n, want)
 					})
 				}

@@ -38,7 +38,7 @@ func TestDashboardCollectorMetricNames(t *testing.T) {
 
 	bin := collectorBinary(t)
 	s := startSink(t, "", nil)
-	env := baseEnv(t, s.addr)
+	env := baseEnv(t, s.Addr())
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"), demoConfig(t, "grafana.yaml"))
 	client := dial(t, env["RACEWAY_OTLP_GRPC"])
 	for i, td := range shuffledBatches(t, lostUpdate(), 3) {
@@ -70,7 +70,7 @@ func TestDashboardCollectorMetricNames(t *testing.T) {
 
 	// Over OTLP: the periodic reader exports once more at shutdown.
 	col.stop()
-	_, _, pushed := s.snapshot()
+	_, _, pushed := s.Snapshot()
 	matched = 0
 	eachMetric(pushed, func(pm pmetric.Metric) {
 		name := pm.Name()

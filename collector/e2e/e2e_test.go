@@ -174,7 +174,7 @@ func TestLostUpdateEndToEnd(t *testing.T) {
 	}
 	bin := collectorBinary(t)
 	s := startSink(t, "", nil)
-	env := baseEnv(t, s.addr)
+	env := baseEnv(t, s.Addr())
 	findingsFile := filepath.Join(t.TempDir(), "findings.jsonl")
 	env["RACEWAY_FINDINGS_FILE"] = findingsFile
 	// The race counters are sent again every 200ms rather than every 15s,
@@ -203,7 +203,7 @@ func TestLostUpdateEndToEnd(t *testing.T) {
 		racesSent            int // metric requests with a raceway.races point for the variable
 	}
 	check := func() (result, []string) {
-		traces, logs, metrics := s.snapshot()
+		traces, logs, metrics := s.Snapshot()
 		r := result{annotated: map[pcommon.SpanID]bool{}}
 		eachSpan(traces, func(svc string, sp ptrace.Span) {
 			switch {
@@ -264,7 +264,7 @@ func TestLostUpdateEndToEnd(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			traces, logs, metrics := s.snapshot()
+			traces, logs, metrics := s.Snapshot()
 			col.fatalf("after 30s the sink still lacks %s (it has %d trace, %d log and %d metric requests)",
 				strings.Join(missing, ", "), len(traces), len(logs), len(metrics))
 		}
@@ -342,7 +342,7 @@ func TestBearerTokenAuth(t *testing.T) {
 	}
 	bin := collectorBinary(t)
 	s := startSink(t, "", nil)
-	env := baseEnv(t, s.addr)
+	env := baseEnv(t, s.Addr())
 	const token = "e2e-secret-key"
 	env["RACEWAY_API_KEY"] = token
 	env["RACEWAY_WAIT"] = "100ms"
@@ -412,7 +412,7 @@ func TestBearerTokenAuth(t *testing.T) {
 	// Both accepted exports reach the backend; the refused ones do not.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n := s.count("auth-check")
+		n := s.SpanCount("auth-check")
 		if n == 2 {
 			break
 		}

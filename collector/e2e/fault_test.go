@@ -76,7 +76,7 @@ func TestCollectorKillRestart(t *testing.T) {
 	}
 	bin := collectorBinary(t)
 	cs := startSink(t, "", nil)
-	env := baseEnv(t, cs.addr)
+	env := baseEnv(t, cs.Addr())
 	const wait = 30 * time.Second
 	env["RACEWAY_WAIT"] = wait.String()
 	configs := []string{demoConfig(t, "otelcol-raceway.yaml")}
@@ -98,8 +98,8 @@ func TestCollectorKillRestart(t *testing.T) {
 	}
 	flood := 50 * shape.spansPerTrace()
 	waitFor(col, wait/3, "spans sent before the kill did not all pass through", func() (bool, string) {
-		return cs.count("flood") == flood && cs.count("plain") == 20 && cs.count("bank") == 3,
-			fmt.Sprintf("flood %d of %d, plain %d of 20, bank %d of 3", cs.count("flood"), flood, cs.count("plain"), cs.count("bank"))
+		return cs.SpanCount("flood") == flood && cs.SpanCount("plain") == 20 && cs.SpanCount("bank") == 3,
+			fmt.Sprintf("flood %d of %d, plain %d of 20, bank %d of 3", cs.SpanCount("flood"), flood, cs.SpanCount("plain"), cs.SpanCount("bank"))
 	})
 	passed := time.Since(sentAt)
 
@@ -115,10 +115,10 @@ func TestCollectorKillRestart(t *testing.T) {
 	killedAt := time.Now()
 	inMemory := int(m.Sum(metricAccepted) - m.Sum("otelcol_exporter_sent_spans", "exporter", "otlp_grpc/jaeger"))
 	time.Sleep(200 * time.Millisecond) // exports already on the wire land
-	lost := flood + last.SpanCount() - cs.count("flood")
-	if cs.count("plain") != 20 || cs.count("bank") != 3 || cs.count("flood") < flood {
+	lost := flood + last.SpanCount() - cs.SpanCount("flood")
+	if cs.SpanCount("plain") != 20 || cs.SpanCount("bank") != 3 || cs.SpanCount("flood") < flood {
 		col.fatalf("spans that reached the backend before the kill are missing: flood %d of %d, plain %d of 20, bank %d of 3",
-			cs.count("flood"), flood, cs.count("plain"), cs.count("bank"))
+			cs.SpanCount("flood"), flood, cs.SpanCount("plain"), cs.SpanCount("bank"))
 	}
 	if lost > inMemory {
 		col.fatalf("lost %d spans of the last export, more than the %d the collector had accepted and not exported just before the kill", lost, inMemory)
@@ -142,7 +142,7 @@ func TestCollectorKillRestart(t *testing.T) {
 	t.Logf("restarted on the same ports %.1fs after the kill", time.Since(killedAt).Seconds())
 	// After the restart: the second request of the straddling pair, a
 	// whole racing pair and 50 more request traces, in one export.
-	before := cs.count("flood")
+	before := cs.SpanCount("flood")
 	after := shape.batch(2000, 50)
 	second.ResourceSpans().MoveAndAppendTo(after.ResourceSpans())
 	racingPair("accounts.dave.balance").ResourceSpans().MoveAndAppendTo(after.ResourceSpans())
@@ -156,8 +156,8 @@ func TestCollectorKillRestart(t *testing.T) {
 		return f[ww] > 0 && f[rw] > 0, fmt.Sprintf("findings %v", f)
 	})
 	waitFor(col2, 30*time.Second, "spans sent after the restart are missing", func() (bool, string) {
-		return cs.count("flood") == before+50*shape.spansPerTrace() && cs.count("bank") == 3+9,
-			fmt.Sprintf("flood %d of %d, bank %d of 12", cs.count("flood")-before, 50*shape.spansPerTrace(), cs.count("bank"))
+		return cs.SpanCount("flood") == before+50*shape.spansPerTrace() && cs.SpanCount("bank") == 3+9,
+			fmt.Sprintf("flood %d of %d, bank %d of 12", cs.SpanCount("flood")-before, 50*shape.spansPerTrace(), cs.SpanCount("bank"))
 	})
 	m = scrape(t, env)
 	for name := range cs.findings() {
@@ -212,8 +212,8 @@ func TestBackendDown(t *testing.T) {
 	ww, rw := "race "+v+" write/write", "race "+v+" read/write"
 	waitFor(col, 90*time.Second, "findings did not arrive after the backend came back", func() (bool, string) {
 		f, logs := cs.findings(), cs.raceLogs()
-		return f[ww] > 0 && f[rw] > 0 && logs[v] >= 2 && cs.count("bank") == 6 && cs.raceSpanCount() == 6,
-			fmt.Sprintf("findings %v, race logs %v, bank spans %d of 6, raceway.race spans %d of 6", f, logs, cs.count("bank"), cs.raceSpanCount())
+		return f[ww] > 0 && f[rw] > 0 && logs[v] >= 2 && cs.SpanCount("bank") == 6 && cs.RaceSpanCount() == 6,
+			fmt.Sprintf("findings %v, race logs %v, bank spans %d of 6, raceway.race spans %d of 6", f, logs, cs.SpanCount("bank"), cs.RaceSpanCount())
 	})
 	m = scrape(t, env)
 	t.Logf("RESULT backend down: findings, race logs, the 6 request spans and their 6 raceway.race spans arrived %.1fs after the backend came back; send failures (retries exhausted) spans %.0f, log records %.0f",

@@ -94,7 +94,7 @@ func TestFlood(t *testing.T) {
 
 	bin := collectorBinary(t)
 	cs := startSink(t, "", func(svc string) bool { return svc == "bank" })
-	env := baseEnv(t, cs.addr)
+	env := baseEnv(t, cs.Addr())
 	env["RACEWAY_LOG_LEVEL"] = "warn"
 	overlay := writeOverlay(t, floodOverlay("1s", maxVariables, maxThreads))
 	col := startCollector(t, bin, env, demoConfig(t, "otelcol-raceway.yaml"), overlay)
@@ -139,7 +139,7 @@ func TestFlood(t *testing.T) {
 	wantSpans := traces * shape.spansPerTrace()
 	wantRecords := traces*shape.recordsPerTrace() + 6 // + the pair's 6 records
 	waitFor(col, 3*time.Minute, "the sink lacks flood spans", func() (bool, string) {
-		n := cs.count("flood")
+		n := cs.SpanCount("flood")
 		return n >= wantSpans, fmt.Sprintf("%d of %d", n, wantSpans)
 	})
 	wall := time.Since(start)

@@ -40,7 +40,7 @@ func TestScaleOut(t *testing.T) {
 
 	// The reference: one collector, the demo configuration.
 	refSink := startSink(t, "", nil)
-	refEnv := baseEnv(t, refSink.addr)
+	refEnv := baseEnv(t, refSink.Addr())
 	ref := startCollector(t, bin, refEnv, demoConfig(t, "otelcol-raceway.yaml"))
 	ref.checkLoopbackOnly()
 
@@ -54,9 +54,9 @@ func TestScaleOut(t *testing.T) {
 		analysisAddr[i] = freeAddr(t)
 		cols = append(cols, startScaleCollector(t, bin, fmt.Sprintf("analysis%d", i), map[string]string{
 			"RACEWAY_OTLP_GRPC":         analysisAddr[i],
-			"RACEWAY_JAEGER_OTLP":       analysisSink[i].addr,
+			"RACEWAY_JAEGER_OTLP":       analysisSink[i].Addr(),
 			"RACEWAY_FINDINGS_PROTOCOL": "grpc",
-			"RACEWAY_FINDINGS_OTLP":     analysisSink[i].addr,
+			"RACEWAY_FINDINGS_OTLP":     analysisSink[i].Addr(),
 			"RACEWAY_WAIT":              "1s",
 			"RACEWAY_METRICS_PORT":      port(),
 		}, scaleCfg("analysis.yaml"), analysisAddr[i]))
@@ -73,7 +73,7 @@ func TestScaleOut(t *testing.T) {
 			"RACEWAY_OTLP_HTTP":      httpAddr,
 			"RACEWAY_ANALYSIS0_OTLP": analysisAddr[0],
 			"RACEWAY_ANALYSIS1_OTLP": analysisAddr[1],
-			"RACEWAY_JAEGER_OTLP":    backend.addr,
+			"RACEWAY_JAEGER_OTLP":    backend.Addr(),
 			"RACEWAY_METRICS_PORT":   port(),
 		}, scaleCfg("router.yaml"), routerAddr[i], httpAddr))
 	}
@@ -136,12 +136,12 @@ func TestScaleOut(t *testing.T) {
 		lastDifferent string
 	)
 	for {
-		refTraces, _, _ := refSink.snapshot()
+		refTraces, _, _ := refSink.Snapshot()
 		want, _ = scaleFindings(refTraces)
 		wantRace = scaleRaceSpans(refTraces)
 		got, gotRace = map[scaleFinding]int{}, map[scaleRaceSpan]int{}
 		for i := range 2 {
-			tr, lg, _ := analysisSink[i].snapshot()
+			tr, lg, _ := analysisSink[i].Snapshot()
 			perInstance[i], other[i] = scaleFindings(tr)
 			for k, n := range perInstance[i] {
 				got[k] += n
@@ -151,7 +151,7 @@ func TestScaleOut(t *testing.T) {
 			}
 			logs[i] = scaleLogKeys(lg)
 		}
-		bt, _, _ := backend.snapshot()
+		bt, _, _ := backend.Snapshot()
 		backendSpans = 0
 		eachSpan(bt, func(string, ptrace.Span) { backendSpans++ })
 

@@ -11,13 +11,9 @@ import (
 	"github.com/raceway-otel/raceway/racewayotel/convention"
 )
 
-// sink is the tests' OTLP/gRPC backend, a collectortest.Sink, with the
-// names the tests use and the Raceway views (findings, race logs) they
-// check.
-type sink struct {
-	*collectortest.Sink
-	addr string
-}
+// sink is the tests' OTLP/gRPC backend: a collectortest.Sink with the
+// Raceway views (findings, race logs) the tests check.
+type sink struct{ *collectortest.Sink }
 
 // startSink starts a sink on addr ("" for a free loopback port; a reserved
 // address lets a test start the backend after the collector) that keeps the
@@ -25,24 +21,13 @@ type sink struct {
 // test (see collectortest.StartSink).
 func startSink(t testing.TB, addr string, keep func(service string) bool) *sink {
 	t.Helper()
-	s := collectortest.StartSink(t, addr, keep)
-	return &sink{Sink: s, addr: s.Addr()}
+	return &sink{collectortest.StartSink(t, addr, keep)}
 }
-
-// count is the number of spans received from service, raceway.race spans
-// left out.
-func (s *sink) count(service string) int { return s.SpanCount(service) }
-
-// raceSpanCount is the number of raceway.race spans received.
-func (s *sink) raceSpanCount() int { return s.RaceSpanCount() }
-
-// snapshot returns what the sink has kept so far.
-func (s *sink) snapshot() ([]ptrace.Traces, []plog.Logs, []pmetric.Metrics) { return s.Snapshot() }
 
 // findings returns the names of the finding spans received, with their
 // number.
 func (s *sink) findings() map[string]int {
-	tds, _, _ := s.snapshot()
+	tds, _, _ := s.Snapshot()
 	out := map[string]int{}
 	eachSpan(tds, func(svc string, sp ptrace.Span) {
 		if svc == convention.FindingService {
@@ -54,7 +39,7 @@ func (s *sink) findings() map[string]int {
 
 // raceLogs returns the number of race log records received per variable.
 func (s *sink) raceLogs() map[string]int {
-	_, lds, _ := s.snapshot()
+	_, lds, _ := s.Snapshot()
 	out := map[string]int{}
 	eachLogRecord(lds, func(lr plog.LogRecord) {
 		if v, ok := lr.Attributes().Get(convention.RaceVar); ok {
