@@ -1,28 +1,16 @@
 package analysis
 
-import "unsafe"
-
 // access is one analysed read or write, kept in a variable's state.
 type access struct {
 	thread *thread
-	tid    ThreadID // thread.id, so that checking a retained access need not load its thread
 	seq    uint64
 	wall   int64
 	where  *Location
 	span   [8]byte
 	write  bool
-	live   bool         // in its variable's w, r or live (see variable)
-	valued bool         // allocated as the access of a valuedAccess (see values)
-	extra  *accessExtra // nil when no lock and no other process were recorded
-}
-
-// values returns the values p recorded, nil when none were.
-func (p *access) values() *accessValues {
-	if !p.valued {
-		return nil
-	}
-	// p is the first field of a valuedAccess.
-	return &(*valuedAccess)(unsafe.Pointer(p)).values
+	live   bool          // in its variable's w, r or live (see variable)
+	values *accessValues // nil when no values were recorded
+	extra  *accessExtra  // nil when no lock and no other process were recorded
 }
 
 // accessValues holds the values an access recorded: the value read, or the
@@ -30,8 +18,7 @@ func (p *access) values() *accessValues {
 type accessValues struct{ old, new string }
 
 // valuedAccess is an access allocated with its values: one object instead
-// of two, and no pointer from the access to them. Its access, the first
-// field, is marked valued; access.values relies on that.
+// of two.
 type valuedAccess struct {
 	access
 	values accessValues
@@ -55,7 +42,7 @@ func (p *access) process() *process {
 }
 
 // epoch returns the access's epoch.
-func (p *access) epoch() Epoch { return Epoch{Thread: p.tid, Seq: p.seq} }
+func (p *access) epoch() Epoch { return Epoch{Thread: p.thread.id, Seq: p.seq} }
 
 // KeptPerHistory bounds, per unit of Config.MaxHistory, the accesses that
 // no later access supersedes: a variable keeps at most KeptPerHistory ×
@@ -131,13 +118,13 @@ func (d *Detector) check(k varKey, v *variable, a *access, c clock, lateT *threa
 // conflict, they are of different threads, neither happens before the
 // other, and shared locks do not exclude them.
 func (d *Detector) checkPair(k varKey, p, a *access, c clock, lateT *thread) bool {
-	if p.tid == a.tid || !p.write && !a.write || excludes(p, a) {
+	if p.thread.id == a.thread.id || !p.write && !a.write || excludes(p, a) {
 		return false
 	}
-	if c.covers(p.tid, p.seq) {
+	if c.covers(p.thread.id, p.seq) {
 		return false
 	}
-	if c.orders(p.tid, p.seq, p.wall) {
+	if c.orders(p.thread.id, p.seq, p.wall) {
 		d.stats.AssumedOrdered++ // by the horizon of a bounded clock
 		return false
 	}
@@ -183,11 +170,11 @@ func (d *Detector) newAccess(t *thread, ev *Event, wall int64) (varKey, *variabl
 	if ev.HasValues {
 		av := &valuedAccess{values: accessValues{old: ev.Old, new: ev.New}}
 		a = &av.access
-		a.valued = true
+		a.values = &av.values
 	} else {
 		a = new(access)
 	}
-	a.thread, a.tid, a.seq, a.wall, a.where = t, t.id, ev.Epoch.Seq, wall, d.intern.location(ev.Where)
+	a.thread, a.seq, a.wall, a.where = t, ev.Epoch.Seq, wall, d.intern.location(ev.Where)
 	a.span, a.write = ev.SpanID, ev.Kind == KindWrite
 	proc := d.processOf(t, ev)
 	if len(ev.LocksHeld)+len(ev.SharedLocks)+len(ev.SharedRLocks) > 0 || proc != t.proc {

@@ -97,7 +97,7 @@ func (p *access) export(x *Access) {
 	if p.write {
 		x.Kind = KindWrite
 	}
-	if v := p.values(); v != nil {
+	if v := p.values; v != nil {
 		x.Old, x.New, x.HasValues = v.old, v.new, true
 	}
 	if e := p.extra; e != nil {
@@ -216,7 +216,7 @@ func appendTrace(b []byte, t [16]byte) []byte {
 // lostUpdate classifies two racing writes that both replaced the same old
 // value: whichever came last overwrote the other's update.
 func lostUpdate(p, a *access) *LostUpdate {
-	pv, av := p.values(), a.values()
+	pv, av := p.values, a.values
 	if pv == nil || av == nil || pv.old == "" || av.old != pv.old {
 		return nil
 	}

@@ -266,11 +266,6 @@ func (v *variable) check(cfg Config) error {
 			return fmt.Errorf("access %s held but not marked live", p.epoch())
 		}
 	}
-	for p := range v.accesses() {
-		if p.tid != p.thread.id {
-			return fmt.Errorf("access %s kept with thread %s", p.epoch(), p.thread.id)
-		}
-	}
 	return nil
 }
 

@@ -51,7 +51,7 @@ func supersedes(newer, older *access, c clock) bool {
 	if older.write && !newer.write {
 		return false
 	}
-	if older.tid != newer.tid && !c.orders(older.tid, older.seq, older.wall) {
+	if older.thread.id != newer.thread.id && !c.orders(older.thread.id, older.seq, older.wall) {
 		return false
 	}
 	return protectsAsMuch(older, newer)
@@ -146,7 +146,7 @@ func (v *variable) record(a *access, maxRecent int) {
 // retains reports whether v's state holds thread's seq-th event.
 func (v *variable) retains(thread ThreadID, seq uint64) bool {
 	for p := range v.accesses() {
-		if p.tid == thread && p.seq == seq {
+		if p.thread.id == thread && p.seq == seq {
 			return true
 		}
 	}
