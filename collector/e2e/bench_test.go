@@ -146,8 +146,9 @@ func (c *benchCollector) mark(b *testing.B) {
 // per trace, 11 records).
 //
 // 200 iterations end while the detector's state is still small; 3000 (the
-// thread table full, 300,000 variables) show the steady state of a
-// collector that has run for a while.
+// thread table full, 300,000 variables: the variable table still below
+// max_variables, so still growing) show a collector that has run for a
+// while.
 //
 //	cd collector/e2e && go test -run '^$' -bench CollectorCPUPerSpan -benchtime 200x -count 3 .
 //	cd collector/e2e && go test -run '^$' -bench CollectorCPUPerSpan/requests -benchtime 3000x -count 3 .
