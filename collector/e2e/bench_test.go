@@ -19,6 +19,7 @@ type traffic interface {
 	// batch builds the traces first..first+n-1 as one OTLP export.
 	batch(first, n int) ptrace.Traces
 	spansPerTrace() int
+	recordsPerTrace() int
 	// service is the service.name of every span.
 	service() string
 }
@@ -36,8 +37,9 @@ type requestShape struct {
 	runID uint32
 }
 
-func (requestShape) spansPerTrace() int { return 3 }
-func (requestShape) service() string    { return "shop" }
+func (requestShape) spansPerTrace() int   { return 3 }
+func (requestShape) recordsPerTrace() int { return 3 }
+func (requestShape) service() string      { return "shop" }
 
 func (r requestShape) batch(first, n int) ptrace.Traces {
 	td := ptrace.NewTraces()
@@ -136,10 +138,11 @@ func (c *benchCollector) mark(b *testing.B) {
 // turn (the order alternates), so that load on the machine falls on both
 // alike; the timed part ends when both sinks have every span. It reports
 // each process's CPU time (user + system, /proc) per span and their ratio
-// (goal: at most 1.2), and its peak resident set's growth (VmHWM, less the
-// resident set when the timed part began) per trace in flight: the traces
-// sent within the last wait_duration, at most, which a processor that held
-// spans for wait_duration would hold at once.
+// (goal: at most 1.2); the CPU the processor adds per Raceway record; and
+// each process's peak resident set's growth (VmHWM, less the resident set
+// when the timed part began) per trace in flight: the traces sent within
+// the last wait_duration, at most, which a processor that held spans for
+// wait_duration would hold at once.
 //
 // Workloads: requests (3 spans per trace, 2 of them with 3 Raceway records
 // in all; one trace in 100 races on a shared counter) and records (2 spans
@@ -236,6 +239,9 @@ func BenchmarkCollectorCPUPerSpan(b *testing.B) {
 			}
 			b.ReportMetric(with.cpu/without.cpu, "cpu-ratio")
 			b.ReportMetric((with.cpu-with.gcCPU)/(without.cpu-without.gcCPU), "cpu-ratio-besides-gc")
+			// What the processor adds per record it reads: the ratio is
+			// 1 + this × records per span ÷ the pipeline's own CPU per span.
+			b.ReportMetric((with.cpu-without.cpu)*float64(shape.spansPerTrace())/float64(shape.recordsPerTrace()), "extra-cpu-ns/record")
 			b.ReportMetric(inFlight, "traces-in-flight")
 		})
 	}
